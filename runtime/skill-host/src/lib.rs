@@ -1,0 +1,27 @@
+//! The govassist skill host: runs WebAssembly skill components (the
+//! `govassist:skill@0.1.0` world in `skills/wit`) with wasmtime, each call in a
+//! fresh sandbox limited by the skill's manifest.
+//!
+//! - [`manifest`]: `skill.toml`, strictly parsed.
+//! - [`host`]: the services skills may use and the capability checks.
+//! - [`limits`]: memory caps and epoch-based timeouts.
+//! - [`build`]: building the `skills/` workspace into installable components.
+//!
+//! Invariants: components are compiled only when loaded, never on the
+//! request path; a call never sees another call's memory; an import the
+//! manifest does not grant ends that call only.
+
+mod bindings;
+pub mod build;
+mod error;
+pub mod host;
+pub mod limits;
+pub mod manifest;
+mod outcome;
+mod skill_host;
+
+pub use error::SkillError;
+pub use host::{HostServices, KbHit};
+pub use manifest::{Capability, Limits, Manifest};
+pub use outcome::{normalize_lang, Outcome, SkillSummary, LANGS};
+pub use skill_host::SkillHost;

@@ -1,0 +1,269 @@
+//! `govassist`: the command-line front of the host. Each subcommand is a thin
+//! call into the library crates; errors are reported here, with their causes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use govassist::config::Config;
+use govassist::server::{self, StartOptions};
+use govassist::store::Store;
+
+#[derive(Parser)]
+#[command(name = "govassist", version, about = "A district government's AI service assistant, run on its own hardware.")]
+struct Cli {
+    /// Configuration file (TOML). Every key has a default; see README.md.
+    #[arg(long, global = true, env = "GOVASSIST_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (index, database, installed skills). Default `./data`.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the assistant: HTTP API, chat page and skills.
+    Serve(ServeArgs),
+    /// Obtain and cache models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Work with the knowledge base.
+    #[command(subcommand)]
+    Kb(KbCommand),
+    /// Build, list and run skills.
+    #[command(subcommand)]
+    Skill(SkillCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    bind: Option<String>,
+    /// Chat model name (see `govassist models list`).
+    #[arg(long)]
+    model: Option<String>,
+    /// Serve search and skills without loading a language model.
+    #[arg(long)]
+    no_model: bool,
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Download, verify, convert and cache a model (default: the configured chat model).
+    Fetch { name: Option<String> },
+    /// List the models this build knows and whether each is cached.
+    List,
+}
+
+#[derive(Subcommand)]
+enum KbCommand {
+    /// Add or replace documents: service-item or FAQ `.jsonl` files, staff `.txt` documents, or folders of them.
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Search the knowledge base.
+    Search {
+        query: String,
+        #[arg(long, short, default_value_t = 5)]
+        k: usize,
+        /// Print the hits as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure retrieval quality on a question set (JSON lines).
+    Eval {
+        #[arg(long)]
+        questions: PathBuf,
+        #[arg(long, short, default_value_t = 5)]
+        k: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum SkillCommand {
+    /// Run one skill once, without the server.
+    Invoke {
+        name: String,
+        /// The skill's arguments as a JSON object.
+        #[arg(long, default_value = "{}")]
+        input: String,
+        #[arg(long, default_value = "zh-Hans")]
+        lang: String,
+    },
+    /// List the installed skills.
+    List,
+    /// Build every skill under `skills/` for WebAssembly and install it into the skills directory.
+    Build {
+        /// The skills workspace.
+        #[arg(long, default_value = "skills")]
+        skills_root: PathBuf,
+        /// Where to install (default: the configured skills directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = load_config(&cli).and_then(|config| {
+        init_logging(&config);
+        run(cli.command, config)
+    });
+    if let Err(error) = result {
+        eprintln!("error: {error}");
+        for cause in error.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        std::process::exit(1);
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.filter));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn run(command: Command, mut config: Config) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    match command {
+        Command::Serve(args) => {
+            if let Some(bind) = args.bind {
+                config.server.bind = bind;
+            }
+            if let Some(model) = args.model {
+                config.llm.model = model;
+            }
+            runtime.block_on(async {
+                let server = server::start(config, StartOptions { load_model: !args.no_model }).await?;
+                shutdown_signal().await?;
+                tracing::info!("shutting down: finishing requests in flight");
+                server.shutdown().await
+            })
+        }
+        Command::Models(ModelsCommand::Fetch { name }) => {
+            let name = name.unwrap_or_else(|| config.llm.model.clone());
+            let path = govassist_llm::fetch(&name, &config.fetch_options())?;
+            println!("{}", path.display());
+            Ok(())
+        }
+        Command::Models(ModelsCommand::List) => {
+            let options = config.fetch_options();
+            for spec in govassist_llm::catalog::models() {
+                let cached = govassist_llm::cached_path(spec.name, options.cache_dir.as_deref());
+                let marker = if spec.name == config.llm.model { " (configured)" } else { "" };
+                match cached {
+                    Some(path) => println!("{}{marker}\tcached at {}", spec.name, path.display()),
+                    None => println!("{}{marker}\tnot cached", spec.name),
+                }
+            }
+            Ok(())
+        }
+        Command::Kb(command) => runtime.block_on(run_kb(command, config)),
+        Command::Skill(command) => run_skill(command, config, &runtime),
+    }
+}
+
+/// Ctrl-C, or SIGTERM from systemd or a container runtime.
+async fn shutdown_signal() -> Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("cannot listen for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")?;
+    Ok(())
+}
+
+async fn run_kb(command: KbCommand, config: Config) -> Result<()> {
+    let kb = server::open_knowledge_base(&config.index_dir()).await?;
+    match command {
+        KbCommand::Import { paths } => {
+            let report = kb.import_paths(&paths)?;
+            for problem in &report.problems {
+                eprintln!("warning: {problem}");
+            }
+            println!("imported {} documents ({} problems)", report.imported, report.problems.len());
+            if report.imported == 0 && !report.problems.is_empty() {
+                bail!("nothing was imported");
+            }
+        }
+        KbCommand::Search { query, k, json } => {
+            let hits = kb.search(&query, k)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&hits)?);
+            } else if hits.is_empty() {
+                println!("no hits");
+            } else {
+                for (rank, hit) in hits.iter().enumerate() {
+                    let snippet: String = hit.passage.chars().take(80).collect();
+                    println!("{:>2}. {}  {}  (score {:.2})\n    {}", rank + 1, hit.id, hit.title, hit.score, snippet.replace('\n', " "));
+                }
+            }
+        }
+        KbCommand::Eval { questions, k } => {
+            let report = govassist_kb::eval::run(&kb, &questions, k)?;
+            // Per-language breakdown first; the contract's JSON object stays the last line.
+            println!("{:<10} {:>4} {:>9} {:>9} {:>7} {:>8} {:>8}", "lang", "n", "recall@1", format!("recall@{k}"), "mrr", "p50_ms", "p95_ms");
+            let rows = report.by_lang.iter().map(|(lang, m)| (lang.as_str(), m));
+            for (lang, m) in rows.chain([("all", &report.overall)]) {
+                println!(
+                    "{lang:<10} {:>4} {:>9.3} {:>9.3} {:>7.3} {:>8.2} {:>8.2}",
+                    m.n, m.recall_at_1, m.recall_at_k, m.mrr, m.p50_ms, m.p95_ms
+                );
+            }
+            println!("{}", report.summary_json());
+        }
+    }
+    Ok(())
+}
+
+fn run_skill(command: SkillCommand, config: Config, runtime: &tokio::runtime::Runtime) -> Result<()> {
+    match command {
+        SkillCommand::Build { skills_root, out } => {
+            let out = out.unwrap_or_else(|| config.skills_dir());
+            let names = govassist_skill_host::build::build_skills(&skills_root, &out)?;
+            println!("built and installed {} skill(s) into {}: {}", names.len(), out.display(), names.join(", "));
+            Ok(())
+        }
+        SkillCommand::Invoke { name, input, lang } => {
+            let input: serde_json::Value = serde_json::from_str(&input)
+                .context("--input is not valid JSON; pass an object such as '{\"size\":\"small\"}'")?;
+            let host = skill_host(&config, runtime)?;
+            let outcome = host.invoke(&name, &input, &lang)?;
+            println!("{}", serde_json::to_string_pretty(&outcome)?);
+            Ok(())
+        }
+        SkillCommand::List => {
+            let host = skill_host(&config, runtime)?;
+            println!("{}", serde_json::to_string_pretty(&host.skills())?);
+            Ok(())
+        }
+    }
+}
+
+fn skill_host(config: &Config, runtime: &tokio::runtime::Runtime) -> Result<govassist_skill_host::SkillHost> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let kb = Arc::new(runtime.block_on(server::open_knowledge_base(&config.index_dir()))?);
+    let store = Arc::new(Store::open(&config.database_path())?);
+    server::load_skills(&config.skills_dir(), kb, store)
+}

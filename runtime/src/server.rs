@@ -1,0 +1,168 @@
+//! Start-up: open or build each part, then serve HTTP until shutdown.
+//!
+//! Order matters for a first run on a new machine: the knowledge base is
+//! imported from the bundled data and the default model is fetched (with a
+//! progress bar) before the port opens, so a server that listens can answer.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use govassist_kb::KnowledgeBase;
+use govassist_llm::Engine;
+use govassist_skill_host::SkillHost;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::config::Config;
+use crate::state::{AppState, SkillServices};
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy)]
+pub struct StartOptions {
+    /// Load the language model (off for retrieval-only deployments and some tests).
+    pub load_model: bool,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        Self { load_model: true }
+    }
+}
+
+/// A server running on a background task; dropping it does not stop it, call
+/// [`RunningServer::shutdown`].
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    pub async fn shutdown(mut self) -> Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.context("server task panicked")?.context("server failed")
+    }
+
+    /// Waits until the server stops by itself (it does not, short of an I/O error).
+    pub async fn wait(self) -> Result<()> {
+        self.task.await.context("server task panicked")?.context("server failed")
+    }
+}
+
+/// Builds the application state and starts serving on `config.server.bind`.
+pub async fn start(config: Config, options: StartOptions) -> Result<RunningServer> {
+    let bind = config.server.bind.clone();
+    let state = Arc::new(build_state(config, options).await?);
+    let listener = TcpListener::bind(&bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}; is another server using that port? (server.bind)"))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let app = crate::http::router(state.clone());
+    // Without TCP_NODELAY every streamed token waits ~40 ms for Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "cannot set TCP_NODELAY");
+        }
+    });
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "govassist is listening; open http://{addr}/ for the chat page");
+    Ok(RunningServer { addr, state, shutdown: Some(tx), task })
+}
+
+pub async fn build_state(config: Config, options: StartOptions) -> Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+
+    let kb = Arc::new(open_knowledge_base(&config.index_dir()).await?);
+    let store = Arc::new(
+        Store::open(&config.database_path())
+            .with_context(|| format!("cannot open {}", config.database_path().display()))?,
+    );
+    let skills = Arc::new(load_skills(&config.skills_dir(), kb.clone(), store.clone())?);
+    let engine = if options.load_model { Some(Arc::new(load_engine(&config).await?)) } else { None };
+
+    Ok(AppState { config, kb, engine, skills, store, metrics: Default::default() })
+}
+
+/// Opens the index, importing the bundled knowledge base on first run.
+pub async fn open_knowledge_base(index_dir: &Path) -> Result<KnowledgeBase> {
+    let index_dir = index_dir.to_owned();
+    tokio::task::spawn_blocking(move || -> Result<KnowledgeBase> {
+        std::fs::create_dir_all(&index_dir)
+            .with_context(|| format!("cannot create the index directory {}", index_dir.display()))?;
+        let kb = KnowledgeBase::open(&index_dir)
+            .with_context(|| format!("cannot open the knowledge-base index in {}", index_dir.display()))?;
+        if kb.doc_count() == 0 {
+            tracing::info!(dir = %index_dir.display(), "empty index: importing the bundled knowledge base");
+            let started = Instant::now();
+            let report = kb.import_bundled().context("cannot import the bundled knowledge base")?;
+            tracing::info!(
+                documents = report.imported,
+                problems = report.problems.len(),
+                seconds = started.elapsed().as_secs_f32(),
+                "bundled knowledge base imported"
+            );
+        }
+        Ok(kb)
+    })
+    .await?
+}
+
+pub fn load_skills(dir: &Path, kb: Arc<KnowledgeBase>, store: Arc<Store>) -> Result<SkillHost> {
+    let host = SkillHost::new(Arc::new(SkillServices { kb, store }))
+        .context("cannot start the skill host")?;
+    if dir.is_dir() {
+        for result in host.load_dir(dir) {
+            match result {
+                Ok(skill) => tracing::info!(name = %skill.name, version = %skill.version, "skill loaded"),
+                Err(error) => tracing::error!(%error, "skill not loaded"),
+            }
+        }
+    } else {
+        tracing::warn!(
+            dir = %dir.display(),
+            "no skills installed; build the bundled ones with `govassist skill build`"
+        );
+    }
+    Ok(host)
+}
+
+/// Loads the configured model, fetching it into the cache first if needed.
+pub async fn load_engine(config: &Config) -> Result<Engine> {
+    let path = match &config.llm.model_path {
+        Some(path) => path.clone(),
+        None => {
+            let name = config.llm.model.clone();
+            let options = config.fetch_options();
+            tokio::task::spawn_blocking(move || govassist_llm::fetch(&name, &options))
+                .await?
+                .with_context(|| format!("cannot obtain the model `{}`", config.llm.model))?
+        }
+    };
+    let started = Instant::now();
+    let engine = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || Engine::load(&path)
+    })
+    .await?
+    .with_context(|| format!("cannot load the model {}", path.display()))?;
+    tracing::info!(
+        model = engine.model_name(),
+        seconds = started.elapsed().as_secs_f32(),
+        "language model loaded"
+    );
+    Ok(engine)
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what the tests need
+# (the wasm toolchain route, the SmolLM2 test model), builds the skills, then
+# runs every test of the workspace. Safe to run again: each step is idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "WebAssembly toolchain for skills"
+scripts/install-wasm-toolchain.sh
+
+step "Building govassist (debug, dependencies optimised)"
+cargo build --locked -p govassist
+
+export GOVASSIST_TEST_SKILLS="$PWD/target/test-skills"
+step "Building the bundled skills into $GOVASSIST_TEST_SKILLS"
+target/debug/govassist skill build --skills-root skills --out "$GOVASSIST_TEST_SKILLS"
+
+step "Test model (cached after the first run)"
+target/debug/govassist models fetch smollm2-135m
+
+step "Native unit tests of the skills"
+cargo test --manifest-path skills/Cargo.toml --workspace
+
+step "Tests"
+cargo test --locked --workspace
