@@ -125,11 +125,11 @@ pub fn load_skills(dir: &Path, kb: Arc<KnowledgeBase>, store: Arc<Store>) -> Res
     let host = SkillHost::new(Arc::new(SkillServices { kb, store }))
         .context("cannot start the skill host")?;
     if dir.is_dir() {
-        for result in host.load_dir(dir) {
-            match result {
-                Ok(skill) => tracing::info!(name = %skill.name, version = %skill.version, "skill loaded"),
-                Err(error) => tracing::error!(%error, "skill not loaded"),
-            }
+        // The host logs each skill it loads or rejects; one bad skill never stops the others.
+        let results = host.load_dir(dir);
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        if failed > 0 {
+            tracing::error!(failed, dir = %dir.display(), "some installed skills could not be loaded");
         }
     } else {
         tracing::warn!(

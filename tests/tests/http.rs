@@ -172,3 +172,37 @@ fn page_widget_and_metrics_are_served() {
     assert!(metrics.contains("# TYPE govassist_http_requests_total counter"));
     assert!(metrics.lines().any(|l| l.starts_with("govassist_kb_documents ") && !l.ends_with(" 0")));
 }
+
+#[test]
+fn openai_compatible_completions_answer_with_sources() {
+    let request = json!({
+        "model": "govassist",
+        "messages": [
+            {"role": "system", "content": "ignored: the server keeps its own rules"},
+            {"role": "user", "content": "教师资格证证书验证需要什么材料？"}
+        ]
+    });
+    let response = post_json("/v1/chat/completions", &request.to_string());
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["object"], "chat.completion");
+    assert_eq!(body["choices"][0]["message"]["role"], "assistant");
+    assert!(!body["choices"][0]["message"]["content"].as_str().unwrap().trim().is_empty());
+    assert!(body["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+    assert!(body["sources"].as_array().unwrap().iter().any(|s| s["doc_id"] == TEACHER_CERT_ITEM), "{body}");
+
+    let mut streaming = request.clone();
+    streaming["stream"] = json!(true);
+    let text = post_json("/v1/chat/completions", &streaming.to_string()).text().unwrap();
+    let data: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+    assert_eq!(data.last(), Some(&"[DONE]"), "{text}");
+    let chunks: Vec<Value> = data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+    assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"), "{text}");
+    assert!(chunks.iter().any(|c| c["choices"][0]["delta"]["content"].is_string()));
+
+    assert_error(
+        post_json("/v1/chat/completions", r#"{"messages": [{"role": "user", "content": ""}]}"#),
+        StatusCode::BAD_REQUEST,
+        "empty_message",
+    );
+}

@@ -57,18 +57,24 @@ pub async fn chat(
     Ok(Sse::new(sse).keep_alive(KeepAlive::default()).into_response())
 }
 
-fn validate(state: &AppState, body: ChatBody) -> Result<ChatRequest, ApiError> {
-    let message = body.message.trim().to_owned();
+/// A question must have text and fit `server.max_message_chars`; returns it trimmed.
+pub(super) fn validate_message(state: &AppState, message: &str) -> Result<String, ApiError> {
+    let message = message.trim();
     if message.is_empty() {
-        return Err(ApiError::bad_request("empty_message", "`message` is empty; type a question"));
+        return Err(ApiError::bad_request("empty_message", "the message is empty; type a question"));
     }
     let limit = state.config.server.max_message_chars;
     if message.chars().count() > limit {
         return Err(ApiError::bad_request(
             "message_too_long",
-            format!("`message` is longer than {limit} characters; shorten the question"),
+            format!("the message is longer than {limit} characters; shorten the question"),
         ));
     }
+    Ok(message.to_owned())
+}
+
+fn validate(state: &AppState, body: ChatBody) -> Result<ChatRequest, ApiError> {
+    let message = validate_message(state, &body.message)?;
     let lang = match body.lang.as_deref() {
         None | Some("") | Some("auto") => None,
         Some(code) => Some(Lang::parse(code).ok_or_else(|| {

@@ -8,6 +8,7 @@ mod chat;
 mod error;
 mod extract;
 mod kb;
+mod openai;
 mod skills;
 mod web;
 
@@ -33,6 +34,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/chat", post(chat::chat))
+        .route("/v1/chat/completions", post(openai::completions))
         .route("/v1/kb/search", get(kb::search))
         .route("/v1/skills", get(skills::list))
         .route("/v1/skills/{name}/invoke", post(skills::invoke))
