@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what the tests need
-# (the wasm toolchain route, the SmolLM2 test model), builds the skills, then
-# runs every test of the workspace. Safe to run again: each step is idempotent.
+# (the wasm toolchain route, the SmolLM2 test model, headless Chromium), builds
+# the skills, then runs every test of the workspace and the browser tests.
+# Safe to run again: each step is idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,3 +26,7 @@ cargo test --manifest-path skills/Cargo.toml --workspace
 
 step "Tests"
 cargo test --locked --workspace
+
+step "Browser tests of the chat widget (headless Chromium)"
+scripts/install-test-browser.sh
+(cd tests/browser && node --test)

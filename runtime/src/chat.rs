@@ -237,20 +237,16 @@ fn sources_footer(lang: Lang, sources: &[SourceRef], cited: &[usize]) -> String 
     format!("\n\n{label}：{}", listed.join("；"))
 }
 
+/// Time plus 64 random bits (the standard library's per-process random hash
+/// keys): unique without another dependency. Sessions carry no authority yet;
+/// when they do, this becomes a CSPRNG token.
 fn new_session_id() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("s-{:x}-{:08x}", nanos, rand_u32())
-}
-
-fn rand_u32() -> u32 {
-    // Session ids need to be unguessable enough not to collide, not secret:
-    // sessions carry no authority in v0.
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(std::process::id() as u64);
-    hasher.finish() as u32
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let random = RandomState::new().build_hasher().finish();
+    format!("s-{nanos:x}-{random:016x}")
 }
 
 #[cfg(test)]
