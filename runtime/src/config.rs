@@ -110,7 +110,7 @@ impl Default for ServerConfig {
 
 impl Default for KbConfig {
     fn default() -> Self {
-        Self { index_dir: None, chat_passages: 4 }
+        Self { index_dir: None, chat_passages: 3 }
     }
 }
 

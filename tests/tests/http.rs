@@ -206,3 +206,15 @@ fn openai_compatible_completions_answer_with_sources() {
         "empty_message",
     );
 }
+
+#[test]
+fn a_question_without_evidence_gets_the_honest_fixed_reply_not_a_guess() {
+    let response = post_json("/v1/chat", &json!({"message": "qwertyuiop zxcvbnm"}).to_string());
+    let events = parse_sse(&response.text().unwrap());
+    let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["sources", "token", "done"], "{events:?}");
+    assert!(events[0].data["sources"].as_array().unwrap().is_empty());
+    assert!(events[1].data["text"].as_str().unwrap().contains("12345"), "{events:?}");
+    assert_eq!(events[2].data["generated_tokens"], 0, "the model is not asked without sources");
+    assert!(events[2].data["citations"].as_array().unwrap().is_empty());
+}
