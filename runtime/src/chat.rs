@@ -51,7 +51,8 @@ pub struct SourceRef {
 #[derive(Debug, Clone, Serialize)]
 pub struct DoneInfo {
     pub session_id: String,
-    /// Document ids the answer cites with `[n]` markers.
+    /// Document ids the answer cites with `[n]` markers; when it wrote none,
+    /// the best-ranked source it was grounded on. Empty only without sources.
     pub citations: Vec<String>,
     pub prompt_tokens: usize,
     pub generated_tokens: usize,
@@ -161,15 +162,18 @@ async fn run(
     let (stats, answer) = generation.map_err(|e| (e.code(), e.to_string()))?;
     state.metrics.generated_tokens.add(stats.generated_tokens as u64);
 
-    let cited = cited_markers(&answer, sources.len());
-    let citations: Vec<String> = cited.iter().map(|n| sources[n - 1].doc_id.clone()).collect();
-    // A small model does not always write its markers; the reader must still
-    // see where the answer came from, so close with the sources it was given.
-    let footer = sources_footer(lang, if cited.is_empty() { &sources[..1] } else { &sources }, &cited);
-    let _ = tx.send(ChatEvent::Token { text: footer }).await;
+    let mut cited = cited_markers(&answer, sources.len());
+    // A small model does not always write its markers; attribute the answer to
+    // the best-ranked source it was grounded on, so the reader always sees where
+    // it came from.
+    if cited.is_empty() {
+        cited.push(1);
+    }
+    let cited: Vec<&SourceRef> = cited.iter().map(|n| &sources[n - 1]).collect();
+    let _ = tx.send(ChatEvent::Token { text: sources_footer(lang, &cited) }).await;
     let done = DoneInfo {
         session_id,
-        citations: if citations.is_empty() { vec![sources[0].doc_id.clone()] } else { citations },
+        citations: cited.iter().map(|source| source.doc_id.clone()).collect(),
         prompt_tokens: stats.prompt_tokens,
         generated_tokens: stats.generated_tokens,
         time_to_first_token_ms: stats.time_to_first_token_ms,
@@ -239,17 +243,14 @@ fn cited_markers(answer: &str, count: usize) -> Vec<usize> {
     cited
 }
 
-fn sources_footer(lang: Lang, sources: &[SourceRef], cited: &[usize]) -> String {
+fn sources_footer(lang: Lang, cited: &[&SourceRef]) -> String {
     let label = match lang {
         Lang::Simplified => "来源",
         Lang::Traditional => "來源",
         Lang::English => "Sources",
     };
-    let listed: Vec<String> = sources
-        .iter()
-        .filter(|s| cited.is_empty() || cited.contains(&s.n))
-        .map(|s| format!("[{}] {}（{}）", s.n, s.title, s.doc_id))
-        .collect();
+    let listed: Vec<String> =
+        cited.iter().map(|s| format!("[{}] {}（{}）", s.n, s.title, s.doc_id)).collect();
     format!("\n\n{label}：{}", listed.join("；"))
 }
 
