@@ -18,8 +18,11 @@ export GOVASSIST_TEST_SKILLS="$PWD/target/test-skills"
 step "Building the bundled skills into $GOVASSIST_TEST_SKILLS"
 target/debug/govassist skill build --skills-root skills --out "$GOVASSIST_TEST_SKILLS"
 
-step "Test model (cached after the first run)"
+step "Test models (cached after the first run)"
 target/debug/govassist models fetch smollm2-135m
+# The knowledge base's own tests load the embedding model from this path.
+GOVASSIST_EMBED_MODEL="$(target/debug/govassist models fetch multilingual-e5-small | tail -n 1)"
+export GOVASSIST_EMBED_MODEL
 
 step "Native unit tests of the skills"
 cargo test --manifest-path skills/Cargo.toml --workspace

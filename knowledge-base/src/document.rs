@@ -136,7 +136,48 @@ pub struct Entry {
     pub service: Option<ServiceItemFields>,
 }
 
-/// The entries of one source document, replaced together on re-import.
+/// Characters of a FAQ answer or a service item's long fields that go into the text the dense model
+/// reads: the opening says what the document is about; the rest would only dilute the vector and
+/// cost time (the lexical index still covers every word).
+const EMBEDDING_FIELD_CHARS: usize = 160;
+
+impl Entry {
+    /// The text the embedding model reads for this entry (without its `passage: ` prefix): what a
+    /// citizen's question should be near in meaning. For a service item the name, agency, audience
+    /// and topics with the opening of its conditions and materials; for a FAQ the question and the
+    /// opening of the answer; for a staff passage the passage itself.
+    pub fn embedding_text(&self) -> String {
+        let cut = |s: &str| -> String { s.chars().take(EMBEDDING_FIELD_CHARS).collect() };
+        match (&self.kind, &self.service) {
+            (DocKind::ServiceItem, Some(s)) => {
+                let mut lines = vec![s.name.clone()];
+                let mut push = |label: &str, value: String| {
+                    if !value.trim().is_empty() {
+                        lines.push(format!("{label}：{value}"));
+                    }
+                };
+                push("实施主体", s.agency.clone().unwrap_or_default());
+                push("服务对象", s.audience.join("、"));
+                push("主题分类", s.topics.join("、"));
+                push("受理条件", cut(s.conditions.as_deref().unwrap_or_default()));
+                push("申请材料", cut(&s.materials.join("；")));
+                lines.join("\n")
+            }
+            (DocKind::Faq, _) => {
+                let answer = self
+                    .passage
+                    .strip_prefix(self.title.as_str())
+                    .unwrap_or(&self.passage)
+                    .trim();
+                format!("{}\n{}", self.title, cut(answer))
+            }
+            _ => self.passage.clone(),
+        }
+    }
+}
+
+/// The entries of one source document, replaced together on re-import. A document without entries
+/// is a deletion.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SourceDocument {
     pub doc_id: String,
@@ -159,10 +200,18 @@ pub enum RecordError {
 }
 
 /// Parses one line of a `*.jsonl` source: a service item when it has `事项名称`, a FAQ when it has
-/// `question` and `answer`.
+/// `question` and `answer`, and a deletion when it is `{"id": "…", "deleted": true}` (any kind of
+/// document, staff documents included: their id is the file name).
 pub fn parse_record(line: &str) -> Result<SourceDocument, RecordError> {
     let value: serde_json::Value = serde_json::from_str(line)?;
     let object = value.as_object().ok_or(RecordError::NotAnObject)?;
+    if object.get("deleted") == Some(&serde_json::Value::Bool(true)) {
+        let id = object.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+        return Ok(SourceDocument {
+            doc_id: checked_id(id.to_string())?,
+            entries: Vec::new(),
+        });
+    }
     let entry = if object.contains_key("事项名称") {
         service_item(serde_json::from_value(value)?)?
     } else if object.contains_key("question") && object.contains_key("answer") {
@@ -363,6 +412,26 @@ mod tests {
         }
         assert!(!entry.passage.contains("受理条件"), "empty field rendered");
         assert_eq!(entry.keywords, ["残疾人证", "残疾人"]);
+    }
+
+    #[test]
+    fn a_deletion_record_has_no_entries() {
+        let doc = parse_record(r#"{"id":"GIP_1","deleted":true}"#).expect("deletion");
+        assert_eq!((doc.doc_id.as_str(), doc.entries.len()), ("GIP_1", 0));
+        let err = parse_record(r#"{"id":"","deleted":true}"#).expect_err("empty id");
+        assert!(err.to_string().contains("`id` is empty"), "{err}");
+    }
+
+    #[test]
+    fn embedding_text_is_short_and_names_the_item() {
+        let line = format!(
+            r#"{{"id":"X1","事项名称":"残疾人证补办","实施主体":"某残联","申请材料":["{}"],"服务对象":["自然人"]}}"#,
+            "身份证".repeat(200)
+        );
+        let entry = &parse_record(&line).expect("item").entries[0];
+        let text = entry.embedding_text();
+        assert!(text.starts_with("残疾人证补办\n实施主体：某残联"), "{text}");
+        assert!(text.chars().count() < 250, "{text}");
     }
 
     #[test]

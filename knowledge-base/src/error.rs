@@ -64,6 +64,14 @@ pub enum KbError {
         source: tantivy::TantivyError,
     },
 
+    /// A search was restricted to a field the schema does not have.
+    #[error("unknown field `{field}`: search one of {known}")]
+    UnknownField { field: String, known: String },
+
+    /// The embedding model failed (loading it, or embedding a text).
+    #[error("embedding model: {0}")]
+    Embedding(#[from] crate::embed::EmbedError),
+
     /// A line of an evaluation question file could not be used.
     #[error("{}:{line}: {message}", path.display())]
     EvalInput {
@@ -86,6 +94,8 @@ impl KbError {
             KbError::IncompatibleIndex { .. } => "incompatible_index",
             KbError::Index { .. } => "index",
             KbError::EvalInput { .. } => "invalid_eval_input",
+            KbError::UnknownField { .. } => "unknown_field",
+            KbError::Embedding(_) => "embedding",
         }
     }
 
@@ -98,6 +108,7 @@ impl KbError {
                 | KbError::InvalidQuery
                 | KbError::InvalidK { .. }
                 | KbError::EvalInput { .. }
+                | KbError::UnknownField { .. }
         )
     }
 

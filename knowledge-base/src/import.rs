@@ -18,6 +18,12 @@ pub struct ImportReport {
     /// Source documents (service items, FAQs, staff documents) imported, each replacing any earlier
     /// version with the same id.
     pub imported: usize,
+    /// Documents deleted by a `{"id": …, "deleted": true}` record (an id that was not indexed
+    /// counts too: afterwards it is not in the index either way).
+    pub deleted: usize,
+    /// Entries whose vector was computed by the embedding model during this import (the others
+    /// came from the vector cache, or no model was configured).
+    pub embedded: usize,
     /// Index entries written (a staff document is several passages).
     pub entries: usize,
     /// Lines or files that were skipped, with the reason.
@@ -69,9 +75,12 @@ pub(crate) struct Parsed {
 }
 
 impl Parsed {
-    pub fn report(self, entries: usize) -> ImportReport {
+    pub fn report(self, entries: usize, embedded: usize) -> ImportReport {
+        let deleted = self.documents.iter().filter(|d| d.entries.is_empty()).count();
         ImportReport {
-            imported: self.documents.len(),
+            imported: self.documents.len() - deleted,
+            deleted,
+            embedded,
             entries,
             problems: self.problems,
         }

@@ -7,12 +7,14 @@
 //! the new commit up by itself ([`ReloadPolicy::OnCommitWithDelay`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
 
 use tantivy::directory::MmapDirectory;
 use tantivy::{
     Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term,
 };
 
+use crate::dense::DenseVectors;
 use crate::document::SourceDocument;
 use crate::schema::{self, Fields};
 use crate::tokenizer::{FoldingJiebaTokenizer, ANALYZER_NAME};
@@ -33,6 +35,8 @@ pub(crate) struct KbIndex {
     pub index: Index,
     pub fields: Fields,
     pub reader: IndexReader,
+    /// The entries' vectors, kept up to date by the reader as its warmer.
+    pub dense: Arc<DenseVectors>,
 }
 
 impl KbIndex {
@@ -55,9 +59,12 @@ impl KbIndex {
         index
             .tokenizers()
             .register(ANALYZER_NAME, FoldingJiebaTokenizer::new());
+        let dense = Arc::new(DenseVectors::new(fields.embedding));
+        let warmer: Arc<dyn tantivy::Warmer> = dense.clone();
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .warmers(vec![Arc::downgrade(&warmer) as Weak<dyn tantivy::Warmer>])
             .try_into()
             .map_err(|e| KbError::index("opening a reader", dir, e))?;
         Ok(KbIndex {
@@ -65,14 +72,22 @@ impl KbIndex {
             index,
             fields,
             reader,
+            dense,
         })
     }
 
-    /// Writes the documents in one commit, each replacing whatever was indexed under its id, and
-    /// makes them visible to searches before returning. Returns the number of entries written.
+    /// Writes the documents in one commit, each replacing whatever was indexed under its id (a
+    /// document without entries only deletes), and makes them visible to searches before
+    /// returning. `vectors` has one optional vector per entry, in order. Returns the number of
+    /// entries written.
     ///
     /// On error nothing is committed: the index keeps its previous content.
-    pub fn replace(&self, documents: &[SourceDocument]) -> Result<usize, KbError> {
+    pub fn replace(
+        &self,
+        documents: &[SourceDocument],
+        vectors: &[Option<Vec<f32>>],
+    ) -> Result<usize, KbError> {
+        let mut vectors = vectors.iter();
         let mut writer: IndexWriter<TantivyDocument> = self
             .index
             .writer_with_num_threads(WRITER_THREADS, WRITER_MEMORY_BYTES)
@@ -83,8 +98,9 @@ impl KbIndex {
             // that appears twice in one import ends up once, with its last version.
             writer.delete_term(Term::from_field_text(self.fields.doc_id, &document.doc_id));
             for entry in &document.entries {
+                let vector = vectors.next().and_then(Option::as_deref);
                 writer
-                    .add_document(self.fields.to_document(entry))
+                    .add_document(self.fields.to_document(entry, vector))
                     .map_err(|e| KbError::index("adding a document", &self.path, e))?;
                 entries += 1;
             }
@@ -100,4 +116,41 @@ impl KbIndex {
             .map_err(|e| KbError::index("reloading the reader", &self.path, e))?;
         Ok(entries)
     }
+
+    /// The source documents (all their entries) that have at least one entry without a vector,
+    /// read back from the index.
+    pub fn documents_without_vectors(
+        &self,
+        searcher: &tantivy::Searcher,
+    ) -> Result<Vec<SourceDocument>, KbError> {
+        let read = |e| KbError::index("reading stored entries", &self.path, e);
+        let mut by_doc: std::collections::BTreeMap<String, (bool, Vec<crate::document::Entry>)> =
+            std::collections::BTreeMap::new();
+        for reader in searcher.segment_readers() {
+            let store = reader.get_store_reader(32).map_err(|e| read(e.into()))?;
+            for stored in store.iter::<TantivyDocument>(reader.alive_bitset()) {
+                let stored = stored.map_err(read)?;
+                let has_vector = stored.get_first(self.fields.embedding).is_some();
+                let entry = self.fields.to_entry(&stored);
+                let slot = by_doc.entry(entry.doc_id.clone()).or_default();
+                slot.0 |= !has_vector;
+                slot.1.push(entry);
+            }
+        }
+        Ok(by_doc
+            .into_iter()
+            .filter(|(_, (missing, _))| *missing)
+            .map(|(doc_id, (_, mut entries))| {
+                // Passages in their original order (`file#1`, `file#2`, …).
+                entries.sort_by_key(|e| passage_number(&e.id));
+                SourceDocument { doc_id, entries }
+            })
+            .collect())
+    }
+}
+
+fn passage_number(id: &str) -> usize {
+    id.rsplit_once('#')
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(0)
 }

@@ -1,6 +1,7 @@
 //! The govassist knowledge base: the district's service items (办事指南), FAQs and internal staff
-//! documents in a persistent tantivy index, searched with BM25 over jieba-tokenized, script-folded
-//! text.
+//! documents in a persistent tantivy index, searched by a hybrid of BM25 over jieba-tokenized,
+//! script-folded text and multilingual-e5 embeddings (so that paraphrases, Cantonese wording and
+//! English questions find Chinese documents).
 //!
 //! ```no_run
 //! use govassist_kb::KnowledgeBase;
@@ -22,12 +23,19 @@
 //! - [`tokenizer`]: the analyzer (folding + jieba search mode) shared by index and queries;
 //! - [`schema`]: fields and the entry ↔ tantivy document mapping;
 //! - `index`: the on-disk index, opened or created, written one commit per import;
+//! - [`embed`]: the multilingual-e5-small model (its file format, tokenizer and encoder on candle);
+//! - `dense`: entries' vectors stored in the index, loaded per segment, searched exactly;
+//! - [`vector_cache`]: vectors kept by text outside the index, so nothing is embedded twice;
 //! - [`import`]: reading files, directories and the bundled data, reporting bad lines;
-//! - [`search`]: safe query construction and hits;
+//! - [`search`]: safe query construction, lexical and dense rankings and their fusion;
+//! - [`glossary`]: English questions expanded with the Chinese terms they name;
 //! - [`eval`]: recall/MRR/latency over a question file.
 
+mod dense;
 pub mod document;
+pub mod embed;
 mod error;
+pub mod glossary;
 pub mod eval;
 pub mod import;
 mod index;
@@ -35,23 +43,60 @@ pub mod schema;
 pub mod search;
 pub mod text;
 pub mod tokenizer;
+pub mod vector_cache;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub use document::{DocKind, ServiceItemFields};
+pub use embed::Embedder;
 pub use error::KbError;
 pub use eval::{EvalMetrics, EvalReport};
 pub use import::{ImportProblem, ImportReport};
 pub use search::Hit;
 
 use index::KbIndex;
+use vector_cache::VectorCache;
+
+/// Passages embedded per model call during an import: large enough to keep both cores busy,
+/// small enough that the progress bar moves every few seconds.
+const EMBED_BATCH: usize = 32;
+
+/// Called during an import with (entries embedded so far, entries to embed); the binary draws a
+/// progress bar with it.
+pub type ProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// What a knowledge base uses besides its index directory.
+#[derive(Clone, Default)]
+pub struct KbOptions {
+    /// The embedding model; without it search is lexical only and entries are imported without
+    /// vectors (they get them at the next open with a model, see [`KnowledgeBase::open_with`]).
+    pub embedder: Option<Arc<Embedder>>,
+    /// The persistent vector cache file (see [`vector_cache`]); without it every import embeds
+    /// all of its entries.
+    pub vector_cache: Option<PathBuf>,
+    /// Progress of embedding during imports.
+    pub progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for KbOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KbOptions")
+            .field("embedder", &self.embedder.is_some())
+            .field("vector_cache", &self.vector_cache)
+            .finish_non_exhaustive()
+    }
+}
 
 /// The knowledge base behind one index directory. `Send + Sync`: share it in an `Arc`; searches run
 /// concurrently, imports are serialised.
 pub struct KnowledgeBase {
     index: KbIndex,
+    glossary: glossary::Glossary,
+    embedder: Option<Arc<Embedder>>,
+    vector_cache: Option<VectorCache>,
+    progress: Option<ProgressFn>,
     /// Serialises imports within this process; tantivy's directory lock guards against other
     /// processes.
     import_lock: Mutex<()>,
@@ -66,14 +111,44 @@ impl std::fmt::Debug for KnowledgeBase {
 }
 
 impl KnowledgeBase {
-    /// Opens the index in `index_dir`, creating the directory and an empty index if absent.
+    /// Opens the index in `index_dir` for lexical search only, creating the directory and an empty
+    /// index if absent.
     pub fn open(index_dir: &Path) -> Result<Self, KbError> {
+        Self::open_with(index_dir, KbOptions::default())
+    }
+
+    /// Opens the index in `index_dir` (creating it if absent) with an embedding model and a vector
+    /// cache. Entries indexed without a vector (imported while no model was available) are
+    /// embedded now and rewritten in one commit, so that dense search covers every entry.
+    pub fn open_with(index_dir: &Path, options: KbOptions) -> Result<Self, KbError> {
         let index = KbIndex::open(index_dir)?;
-        tracing::debug!(path = %index_dir.display(), entries = index.reader.searcher().num_docs(), "knowledge base opened");
-        Ok(KnowledgeBase {
+        let vector_cache = match (&options.embedder, &options.vector_cache) {
+            (Some(embedder), Some(path)) => Some(VectorCache::open(path, embedder.dim())?),
+            _ => None,
+        };
+        let kb = KnowledgeBase {
             index,
+            glossary: glossary::Glossary::default(),
+            embedder: options.embedder,
+            vector_cache,
+            progress: options.progress,
             import_lock: Mutex::new(()),
-        })
+        };
+        tracing::debug!(path = %index_dir.display(), entries = kb.doc_count(), "knowledge base opened");
+        if kb.embedder.is_some() {
+            kb.embed_missing()?;
+        }
+        Ok(kb)
+    }
+
+    /// Number of entries without a vector (all of them when the index was built without a model).
+    pub fn missing_vectors(&self) -> u64 {
+        self.index.dense.missing(&self.index.reader.searcher())
+    }
+
+    /// Whether searches use the embedding model as well as the lexical index.
+    pub fn is_hybrid(&self) -> bool {
+        self.embedder.is_some()
     }
 
     /// The directory of the index.
@@ -108,16 +183,91 @@ impl KnowledgeBase {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let started = Instant::now();
-        let entries = self.index.replace(&parsed.documents)?;
-        let report = parsed.report(entries);
+        // Embedding (the slow part) happens before the index writer is opened, so the index's write
+        // lock is held only for the commit itself.
+        let (vectors, embedded) = self.vectors_for(&parsed.documents)?;
+        let entries = self.index.replace(&parsed.documents, &vectors)?;
+        let report = parsed.report(entries, embedded);
         tracing::info!(
             imported = report.imported,
+            deleted = report.deleted,
             entries = report.entries,
+            embedded = report.embedded,
             problems = report.problems.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "import committed"
         );
         Ok(report)
+    }
+
+    /// One vector per entry of `documents` (in order), from the cache or the model, and how many
+    /// were computed by the model. All `None` without a model.
+    fn vectors_for(
+        &self,
+        documents: &[document::SourceDocument],
+    ) -> Result<(Vec<Option<Vec<f32>>>, usize), KbError> {
+        let entries: Vec<&document::Entry> =
+            documents.iter().flat_map(|d| d.entries.iter()).collect();
+        let Some(embedder) = &self.embedder else {
+            return Ok((vec![None; entries.len()], 0));
+        };
+        let texts: Vec<String> = entries.iter().map(|e| e.embedding_text()).collect();
+        let mut vectors: Vec<Option<Vec<f32>>> = texts
+            .iter()
+            .map(|t| self.vector_cache.as_ref().and_then(|c| c.get(t)))
+            .collect();
+        let todo: Vec<usize> = (0..texts.len()).filter(|&i| vectors[i].is_none()).collect();
+        if todo.is_empty() {
+            return Ok((vectors, 0));
+        }
+        tracing::info!(
+            entries = todo.len(),
+            cached = texts.len() - todo.len(),
+            "embedding passages"
+        );
+        let total = todo.len() as u64;
+        let mut done = 0;
+        if let Some(progress) = &self.progress {
+            progress(0, total);
+        }
+        for batch in todo.chunks(EMBED_BATCH) {
+            let batch_texts: Vec<&str> = batch.iter().map(|&i| texts[i].as_str()).collect();
+            let batch_vectors = embedder.embed_passages(&batch_texts)?;
+            if let Some(cache) = &self.vector_cache {
+                let items: Vec<(&str, &[f32])> = batch_texts
+                    .iter()
+                    .copied()
+                    .zip(batch_vectors.iter().map(Vec::as_slice))
+                    .collect();
+                cache.insert_many(&items)?;
+            }
+            for (&i, vector) in batch.iter().zip(batch_vectors) {
+                vectors[i] = Some(vector);
+            }
+            done += batch.len() as u64;
+            if let Some(progress) = &self.progress {
+                progress(done, total);
+            }
+        }
+        Ok((vectors, todo.len()))
+    }
+
+    /// Embeds the entries that have no vector and rewrites them; see [`KnowledgeBase::open_with`].
+    fn embed_missing(&self) -> Result<(), KbError> {
+        let searcher = self.index.reader.searcher();
+        if self.index.dense.missing(&searcher) == 0 {
+            return Ok(());
+        }
+        let documents = self.index.documents_without_vectors(&searcher)?;
+        tracing::info!(
+            documents = documents.len(),
+            "entries without vectors found: embedding them"
+        );
+        self.write(import::Parsed {
+            documents,
+            problems: Vec::new(),
+        })?;
+        Ok(())
     }
 
     /// The `k` best hits for a citizen's query, best first.
@@ -127,8 +277,38 @@ impl KnowledgeBase {
     /// [`search::MAX_QUERY_CHARS`] characters (rejected, not truncated), [`KbError::InvalidQuery`]
     /// when nothing searchable remains (only punctuation or emoji), [`KbError::InvalidK`] for `k`
     /// outside `1..=100`.
+    ///
+    /// English words naming government services get their Chinese terms appended first
+    /// ([`glossary`]), for both the lexical and the dense ranking.
     pub fn search(&self, query: &str, k: usize) -> Result<Vec<Hit>, KbError> {
-        search::run(&self.index, query, k)
+        search::query_terms(query, k)?; // limits apply to what the caller sent
+        let expanded = self.glossary.expand(query);
+        search::run(&self.index, &expanded, k, None, || {
+            self.query_vector(&expanded)
+        })
+    }
+
+    /// Like [`KnowledgeBase::search`], lexical only, over one field of the service items: its
+    /// schema name (`materials`, …, see [`schema::SERVICE_TEXT_FIELDS`]) or its label in the source
+    /// (`申请材料`, …). An unknown field is [`KbError::UnknownField`].
+    pub fn search_field(&self, field: &str, query: &str, k: usize) -> Result<Vec<Hit>, KbError> {
+        let resolved =
+            self.index
+                .fields
+                .service_field(field)
+                .ok_or_else(|| KbError::UnknownField {
+                    field: field.to_string(),
+                    known: schema::SERVICE_TEXT_FIELDS.join(", "),
+                })?;
+        search::query_terms(query, k)?;
+        search::run(&self.index, query, k, Some(resolved), || Ok(None))
+    }
+
+    fn query_vector(&self, query: &str) -> Result<Option<Vec<f32>>, KbError> {
+        match &self.embedder {
+            Some(embedder) => Ok(Some(embedder.embed_query(query)?)),
+            None => Ok(None),
+        }
     }
 }
 

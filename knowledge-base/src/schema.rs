@@ -1,15 +1,23 @@
 //! The index schema, and the conversion between [`Entry`] and tantivy documents.
 //!
-//! Three analysed fields are searched — `title` (boosted), `keywords` and `passage` — with the
-//! folding jieba analyzer and term frequencies but no positions: queries are bags of terms (see
-//! [`crate::search`]), so positions would only cost space. Ids are raw (`STRING`) so that
-//! delete-by-`doc_id` replaces a whole source document. The service item's structured fields are
-//! stored, not indexed, for skills that book appointments or pre-fill forms.
+//! Three analysed fields are searched by a citizen's question — `title` (boosted), `keywords` and
+//! `passage` — with the folding jieba analyzer and term frequencies but no positions: queries are
+//! bags of terms (see [`crate::search`]), so positions would only cost space. Ids are raw
+//! (`STRING`) so that delete-by-`doc_id` replaces a whole source document.
+//!
+//! A service item's structured fields (实施主体, 受理条件, 申请材料, 办理地点, 时限, 电话, 网上预约,
+//! 服务对象, 主题分类, URL) are each stored *and* indexed under their own name, so that an answer can
+//! cite the field a fact came from, a skill can read it without parsing the rendered passage, and a
+//! search can be restricted to one field ([`crate::KnowledgeBase::search_field`]).
+//!
+//! `embedding` holds the entry's passage vector (see [`crate::dense`]), stored next to the entry so
+//! that both are committed and deleted together.
 
 use std::path::Path;
 
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, STORED, STRING,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED,
+    STRING,
 };
 use tantivy::TantivyDocument;
 
@@ -38,7 +46,21 @@ pub struct Fields {
     pub online_booking: Field,
     pub audience: Field,
     pub topics: Field,
+    pub embedding: Field,
 }
+
+/// The service item's analysed text fields, by schema name.
+pub const SERVICE_TEXT_FIELDS: [&str; 9] = [
+    "agency",
+    "conditions",
+    "materials",
+    "location",
+    "legal_time_limit",
+    "promised_time_limit",
+    "platform",
+    "audience",
+    "topics",
+];
 
 /// Builds the schema of a new index.
 pub fn build() -> Schema {
@@ -58,24 +80,17 @@ pub fn build() -> Schema {
     b.add_text_field("doc_id", STRING | STORED);
     b.add_text_field("kind", STRING | STORED);
     b.add_text_field("title", analysed(true));
-    b.add_text_field("keywords", analysed(false));
+    // Stored so that an entry can be rewritten from the index alone (re-embedding).
+    b.add_text_field("keywords", analysed(true));
     b.add_text_field("passage", analysed(true));
-    for stored_only in [
-        "url",
-        "phone",
-        "agency",
-        "conditions",
-        "materials",
-        "location",
-        "legal_time_limit",
-        "promised_time_limit",
-        "platform",
-        "audience",
-        "topics",
-    ] {
-        b.add_text_field(stored_only, STORED);
+    for exact in ["url", "phone"] {
+        b.add_text_field(exact, STRING | STORED);
     }
-    b.add_bool_field("online_booking", STORED);
+    for name in SERVICE_TEXT_FIELDS {
+        b.add_text_field(name, analysed(true));
+    }
+    b.add_bool_field("online_booking", INDEXED | STORED);
+    b.add_bytes_field("embedding", STORED);
     b.build()
 }
 
@@ -115,11 +130,29 @@ impl Fields {
             online_booking: field("online_booking")?,
             audience: field("audience")?,
             topics: field("topics")?,
+            embedding: field("embedding")?,
         })
     }
 
-    /// The tantivy document for an entry.
-    pub fn to_document(&self, entry: &Entry) -> TantivyDocument {
+    /// The schema field of a service item's text field, by its schema name (see
+    /// [`SERVICE_TEXT_FIELDS`]) or its label in the source (`申请材料`, …).
+    pub fn service_field(&self, name: &str) -> Option<Field> {
+        Some(match name {
+            "agency" | "实施主体" => self.agency,
+            "conditions" | "受理条件" => self.conditions,
+            "materials" | "申请材料" => self.materials,
+            "location" | "办理地点" => self.location,
+            "legal_time_limit" | "法定办结时限" => self.legal_time_limit,
+            "promised_time_limit" | "承诺办结时限" => self.promised_time_limit,
+            "platform" | "办理平台" => self.platform,
+            "audience" | "服务对象" => self.audience,
+            "topics" | "主题分类" => self.topics,
+            _ => return None,
+        })
+    }
+
+    /// The tantivy document for an entry, with its vector if it has one.
+    pub fn to_document(&self, entry: &Entry, vector: Option<&[f32]>) -> TantivyDocument {
         let mut doc = TantivyDocument::new();
         doc.add_text(self.id, &entry.id);
         doc.add_text(self.doc_id, &entry.doc_id);
@@ -154,11 +187,13 @@ impl Fields {
             }
             doc.add_bool(self.online_booking, s.online_booking);
         }
+        if let Some(vector) = vector {
+            doc.add_bytes(self.embedding, &crate::dense::encode(vector));
+        }
         doc
     }
 
-    /// The stored part of an entry, read back from a tantivy document. Keywords are not stored and
-    /// come back empty.
+    /// The entry read back from a tantivy document.
     pub fn to_entry(&self, doc: &TantivyDocument) -> Entry {
         let text = |field: Field| {
             doc.get_first(field)
@@ -198,7 +233,7 @@ impl Fields {
             kind,
             title,
             passage: text(self.passage).unwrap_or_default(),
-            keywords: Vec::new(),
+            keywords: all(self.keywords),
             url: text(self.url),
             phone: text(self.phone),
             service,

@@ -3,15 +3,18 @@
 //! Citizens type anything: punctuation, emoji, quotes, `AND`, whole pasted documents. The text is
 //! therefore never handed to tantivy's query language; it goes through the same analyzer as the
 //! index, and each distinct term becomes a `Should` term query on every searched field, weighted by
-//! the field's boost, scored with BM25. This bag-of-terms query is the lexical half of the hybrid
-//! ranking planned next (embeddings fused with these scores), which will slot in behind
-//! [`crate::KnowledgeBase::search`] without changing [`Hit`].
+//! the field's boost, scored with BM25.
+//!
+//! That lexical ranking is one half of a hybrid search; the other is the dense ranking of the
+//! query's embedding against the entries' vectors ([`crate::dense`]). The two are fused by
+//! reciprocal rank ([`fuse`]): ranks, not scores, because BM25 scores and cosines live on unrelated
+//! scales that shift from query to query. A hit's `score` is then its fused score.
 
 use serde::Serialize;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{TantivyDocument, Term};
+use tantivy::{DocAddress, TantivyDocument, Term};
 
 use crate::document::{DocKind, ServiceItemFields};
 use crate::index::KbIndex;
@@ -69,25 +72,60 @@ pub(crate) fn query_terms(query: &str, k: usize) -> Result<Vec<String>, KbError>
             max: MAX_QUERY_CHARS,
         });
     }
-    let mut terms = FoldingJiebaTokenizer::new().terms(query);
-    let mut seen = std::collections::HashSet::new();
-    terms.retain(|t| seen.insert(t.clone()));
-    terms.truncate(MAX_QUERY_TERMS);
+    let terms = distinct_terms(query);
     if terms.is_empty() {
         return Err(KbError::InvalidQuery);
     }
     Ok(terms)
 }
 
-/// Runs a validated search; see the module documentation.
-pub(crate) fn run(index: &KbIndex, query: &str, k: usize) -> Result<Vec<Hit>, KbError> {
-    let terms = query_terms(query, k)?;
+/// The distinct terms of a text, in order of appearance, at most [`MAX_QUERY_TERMS`].
+fn distinct_terms(text: &str) -> Vec<String> {
+    let mut terms = FoldingJiebaTokenizer::new().terms(text);
+    let mut seen = std::collections::HashSet::new();
+    terms.retain(|t| seen.insert(t.clone()));
+    terms.truncate(MAX_QUERY_TERMS);
+    terms
+}
+
+/// Lexical and dense candidates taken into the fusion, each; more than any `k` a caller uses, so that
+/// an entry ranked modestly by both methods can still rise to the top.
+const CANDIDATES: usize = 60;
+
+/// Reciprocal-rank fusion constant: an entry's fused score is `Σ weight / (RRF_K + rank)`. The usual
+/// 60 flattens the top ranks too much for us: the first few lexical or dense hits are usually right,
+/// and their order should carry weight.
+const RRF_K: f32 = 20.0;
+
+/// Weights of the two rankings in the fusion. Dense retrieval understands paraphrases, dialect and
+/// English; lexical retrieval pins exact item names and rare terms.
+const LEXICAL_WEIGHT: f32 = 1.0;
+const DENSE_WEIGHT: f32 = 1.0;
+
+/// The query vector, computed by the caller (the knowledge base owns the embedding model).
+pub(crate) type QueryVector = Option<Vec<f32>>;
+
+/// Runs a search for `query` — already validated with [`query_terms`] (in its original form; it may
+/// since have been expanded) — over the title, keywords and passage (or over one field when `field`
+/// is given), fused with the dense ranking when `query_vector` gives a vector; see the module
+/// documentation.
+pub(crate) fn run(
+    index: &KbIndex,
+    query: &str,
+    k: usize,
+    field: Option<Field>,
+    query_vector: impl FnOnce() -> Result<QueryVector, KbError>,
+) -> Result<Vec<Hit>, KbError> {
+    let terms = distinct_terms(query);
     let f = &index.fields;
-    let weighted: [(Field, f32); 3] = [
-        (f.title, TITLE_BOOST),
-        (f.keywords, KEYWORDS_BOOST),
-        (f.passage, PASSAGE_BOOST),
-    ];
+    let weighted: Vec<(Field, f32)> = match field {
+        Some(field) => vec![(field, 1.0)],
+        None => vec![
+            (f.title, TITLE_BOOST),
+            (f.keywords, KEYWORDS_BOOST),
+            (f.passage, PASSAGE_BOOST),
+        ],
+    };
     let clauses: Vec<(Occur, Box<dyn Query>)> = terms
         .iter()
         .flat_map(|term| {
@@ -105,11 +143,21 @@ pub(crate) fn run(index: &KbIndex, query: &str, k: usize) -> Result<Vec<Hit>, Kb
         .collect();
     let query = BooleanQuery::new(clauses);
 
+    // One searcher for both rankings: they see the same commit even while an import lands.
     let searcher = index.reader.searcher();
-    let top = searcher
-        .search(&query, &TopDocs::with_limit(k).order_by_score())
+    let lexical = searcher
+        .search(&query, &TopDocs::with_limit(k.max(CANDIDATES)).order_by_score())
         .map_err(|e| KbError::index("searching", &index.path, e))?;
-    top.into_iter()
+    let ranked: Vec<(f32, DocAddress)> = match field.is_none().then(query_vector).transpose()? {
+        Some(Some(vector)) => {
+            let dense = index.dense.search(&searcher, &vector, k.max(CANDIDATES));
+            fuse(&lexical, &dense)
+        }
+        _ => lexical,
+    };
+    ranked
+        .into_iter()
+        .take(k)
         .map(|(score, address)| {
             let doc: TantivyDocument = searcher
                 .doc(address)
@@ -128,4 +176,39 @@ pub(crate) fn run(index: &KbIndex, query: &str, k: usize) -> Result<Vec<Hit>, Kb
             })
         })
         .collect()
+}
+
+/// Reciprocal-rank fusion of two rankings (best first), best first; ties keep the lexical order.
+fn fuse(lexical: &[(f32, DocAddress)], dense: &[(f32, DocAddress)]) -> Vec<(f32, DocAddress)> {
+    let mut fused: Vec<(f32, DocAddress)> = Vec::with_capacity(lexical.len() + dense.len());
+    let mut add = |address: DocAddress, contribution: f32| {
+        match fused.iter_mut().find(|(_, a)| *a == address) {
+            Some((score, _)) => *score += contribution,
+            None => fused.push((contribution, address)),
+        }
+    };
+    for (rank, &(_, address)) in lexical.iter().enumerate() {
+        add(address, LEXICAL_WEIGHT / (RRF_K + rank as f32 + 1.0));
+    }
+    for (rank, &(_, address)) in dense.iter().enumerate() {
+        add(address, DENSE_WEIGHT / (RRF_K + rank as f32 + 1.0));
+    }
+    fused.sort_by(|a, b| b.0.total_cmp(&a.0));
+    fused
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fusion_rewards_agreement() {
+        let doc = |d| DocAddress::new(0, d);
+        // 1 is first lexically, 2 first densely, 3 second in both: agreement wins; equal fused
+        // scores keep the lexical order.
+        let lexical = [(9.0, doc(1)), (8.0, doc(3)), (7.0, doc(4))];
+        let dense = [(0.9, doc(2)), (0.8, doc(3)), (0.7, doc(5))];
+        let order: Vec<u32> = fuse(&lexical, &dense).iter().map(|(_, a)| a.doc_id).collect();
+        assert_eq!(order, [3, 1, 2, 4, 5]);
+    }
 }

@@ -51,6 +51,11 @@ pub struct KbConfig {
     pub index_dir: Option<PathBuf>,
     /// Passages retrieved to ground one chat answer.
     pub chat_passages: usize,
+    /// Embedding model for hybrid search (a name from `govassist models list`, fetched and cached
+    /// like the chat model), or `"none"` for lexical search only.
+    pub embedding_model: String,
+    /// An embedding model file to use instead of a catalogue model (air-gapped sites).
+    pub embedding_model_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -110,7 +115,12 @@ impl Default for ServerConfig {
 
 impl Default for KbConfig {
     fn default() -> Self {
-        Self { index_dir: None, chat_passages: 3 }
+        Self {
+            index_dir: None,
+            chat_passages: 3,
+            embedding_model: govassist_llm::DEFAULT_EMBEDDING_MODEL.into(),
+            embedding_model_path: None,
+        }
     }
 }
 
@@ -171,6 +181,11 @@ impl Config {
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("govassist.sqlite3")
+    }
+
+    /// Whether the knowledge base searches with an embedding model as well as lexically.
+    pub fn hybrid_search(&self) -> bool {
+        self.kb.embedding_model_path.is_some() || !self.kb.embedding_model.eq_ignore_ascii_case("none")
     }
 
     pub fn fetch_options(&self) -> govassist_llm::FetchOptions {

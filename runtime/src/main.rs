@@ -109,6 +109,13 @@ enum SkillCommand {
 }
 
 fn main() {
+    // candle sizes its thread pool from RAYON_NUM_THREADS, and without it re-reads /proc/cpuinfo on
+    // every matrix multiplication (3-5 ms per embedded query). Fix the pool size once, before any
+    // thread starts; an operator's own setting wins.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
     let cli = Cli::parse();
     let result = load_config(&cli).and_then(|config| {
         init_logging(&config);
@@ -196,15 +203,22 @@ async fn shutdown_signal() -> Result<()> {
 }
 
 async fn run_kb(command: KbCommand, config: Config) -> Result<()> {
-    let kb = server::open_knowledge_base(&config.index_dir()).await?;
+    let kb = server::open_knowledge_base(&config).await?;
     match command {
         KbCommand::Import { paths } => {
             let report = kb.import_paths(&paths)?;
             for problem in &report.problems {
                 eprintln!("warning: {problem}");
             }
-            println!("imported {} documents ({} problems)", report.imported, report.problems.len());
-            if report.imported == 0 && !report.problems.is_empty() {
+            println!(
+                "imported {} documents, deleted {} ({} entries, {} newly embedded; {} problems)",
+                report.imported,
+                report.deleted,
+                report.entries,
+                report.embedded,
+                report.problems.len()
+            );
+            if report.imported + report.deleted == 0 && !report.problems.is_empty() {
                 bail!("nothing was imported");
             }
         }
@@ -265,7 +279,7 @@ fn run_skill(command: SkillCommand, config: Config, runtime: &tokio::runtime::Ru
 fn skill_host(config: &Config, runtime: &tokio::runtime::Runtime) -> Result<govassist_skill_host::SkillHost> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-    let kb = Arc::new(runtime.block_on(server::open_knowledge_base(&config.index_dir()))?);
+    let kb = Arc::new(runtime.block_on(server::open_knowledge_base(config))?);
     let store = Arc::new(Store::open(&config.database_path())?);
     server::load_skills(&config.skills_dir(), kb, store)
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use govassist_kb::KnowledgeBase;
+use govassist_kb::{Embedder, KbOptions, KnowledgeBase};
 use govassist_llm::Engine;
 use govassist_skill_host::SkillHost;
 use tokio::net::TcpListener;
@@ -86,7 +86,7 @@ pub async fn build_state(config: Config, options: StartOptions) -> Result<AppSta
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
 
-    let kb = Arc::new(open_knowledge_base(&config.index_dir()).await?);
+    let kb = Arc::new(open_knowledge_base(&config).await?);
     let store = Arc::new(
         Store::open(&config.database_path())
             .with_context(|| format!("cannot open {}", config.database_path().display()))?,
@@ -97,13 +97,15 @@ pub async fn build_state(config: Config, options: StartOptions) -> Result<AppSta
     Ok(AppState { config, kb, engine, skills, store, metrics: Default::default() })
 }
 
-/// Opens the index, importing the bundled knowledge base on first run.
-pub async fn open_knowledge_base(index_dir: &Path) -> Result<KnowledgeBase> {
-    let index_dir = index_dir.to_owned();
+/// Opens the index with the configured embedding model (fetched into the cache first if needed),
+/// importing the bundled knowledge base on first run.
+pub async fn open_knowledge_base(config: &Config) -> Result<KnowledgeBase> {
+    let index_dir = config.index_dir();
+    let options = knowledge_base_options(config).await?;
     tokio::task::spawn_blocking(move || -> Result<KnowledgeBase> {
         std::fs::create_dir_all(&index_dir)
             .with_context(|| format!("cannot create the index directory {}", index_dir.display()))?;
-        let kb = KnowledgeBase::open(&index_dir)
+        let kb = KnowledgeBase::open_with(&index_dir, options)
             .with_context(|| format!("cannot open the knowledge-base index in {}", index_dir.display()))?;
         if kb.doc_count() == 0 {
             tracing::info!(dir = %index_dir.display(), "empty index: importing the bundled knowledge base");
@@ -119,6 +121,65 @@ pub async fn open_knowledge_base(index_dir: &Path) -> Result<KnowledgeBase> {
         Ok(kb)
     })
     .await?
+}
+
+/// The embedding model, its vector cache (beside the model cache) and a progress bar for imports;
+/// nothing when hybrid search is configured off.
+async fn knowledge_base_options(config: &Config) -> Result<KbOptions> {
+    if !config.hybrid_search() {
+        tracing::info!("kb.embedding_model = \"none\": lexical search only");
+        return Ok(KbOptions::default());
+    }
+    let name = config.kb.embedding_model.clone();
+    let path = match &config.kb.embedding_model_path {
+        Some(path) => path.clone(),
+        None => {
+            let options = config.fetch_options();
+            let model = name.clone();
+            tokio::task::spawn_blocking(move || govassist_llm::fetch(&model, &options))
+                .await?
+                .with_context(|| {
+                    format!(
+                        "cannot obtain the embedding model `{name}` (set kb.embedding_model_path to a local \
+                         file, or kb.embedding_model = \"none\" for lexical search only)"
+                    )
+                })?
+        }
+    };
+    let started = Instant::now();
+    let embedder = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || Embedder::load(&path)
+    })
+    .await?
+    .with_context(|| format!("cannot load the embedding model {}", path.display()))?;
+    tracing::info!(path = %path.display(), seconds = started.elapsed().as_secs_f32(), "embedding model loaded");
+
+    let cache_dir = config.llm.cache_dir.clone().or_else(govassist_llm::default_cache_dir);
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("embeddings");
+    Ok(KbOptions {
+        embedder: Some(Arc::new(embedder)),
+        vector_cache: cache_dir.map(|dir| dir.join("vectors").join(format!("{stem}.bin"))),
+        progress: Some(embedding_progress_bar()),
+    })
+}
+
+/// A progress bar on standard error for the embedding of an import (hidden off a terminal, where
+/// the start and end are logged instead).
+fn embedding_progress_bar() -> govassist_kb::ProgressFn {
+    let bar = indicatif::ProgressBar::new(0).with_message("embedding");
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} passages eta {eta}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    Arc::new(move |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+        if done == total {
+            bar.finish_and_clear();
+        } else if done == 0 {
+            bar.reset();
+        }
+    })
 }
 
 pub fn load_skills(dir: &Path, kb: Arc<KnowledgeBase>, store: Arc<Store>) -> Result<SkillHost> {

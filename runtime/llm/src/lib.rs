@@ -20,7 +20,7 @@ mod stream;
 mod template;
 pub mod tokenizer;
 
-pub use catalog::{ModelKind, ModelSpec, DEFAULT_CHAT_MODEL};
+pub use catalog::{ModelKind, ModelSpec, DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDING_MODEL};
 pub use engine::{Engine, FinishReason, GenerationStats};
 pub use error::{FetchError, LlmError};
 pub use fetch::{cached_path, default_cache_dir, fetch, FetchOptions, ModelSource};

@@ -1,4 +1,5 @@
-//! `GET /v1/kb/search?q=…&k=…`
+//! `GET /v1/kb/search?q=…&k=…[&field=…]`: hybrid search, or lexical search within one service-item
+//! field (`materials`/`申请材料`, `location`/`办理地点`, …) when `field` is given.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,7 +30,11 @@ pub async fn search(
     state.metrics.kb_searches.inc();
     let kb = state.kb.clone();
     let q = query.clone();
-    let hits = tokio::task::spawn_blocking(move || kb.search(&q, k))
+    let field = params.get("field").cloned();
+    let hits = tokio::task::spawn_blocking(move || match field {
+        Some(field) => kb.search_field(&field, &q, k),
+        None => kb.search(&q, k),
+    })
         .await
         .map_err(ApiError::internal)??;
     Ok(Json(json!({ "query": query, "k": k, "hits": hits })))

@@ -1,0 +1,128 @@
+//! Cross-language query expansion: English questions get the Chinese terms of the government
+//! services they name.
+//!
+//! The bundled knowledge base is Chinese; the embedding model (multilingual-e5-small) does map
+//! English near Chinese, but too loosely to tell "replace a lost permanent-residence ID card" from
+//! any Taipei FAQ about a lost permit, and BM25 cannot match across languages at all. A bilingual
+//! glossary of the domain's vocabulary (`glossary_en_zh.tsv`: documents, permits, agencies, life
+//! events; never the wording of particular questions) closes the gap for both rankings: the Chinese
+//! terms are appended to the question before it is tokenized and embedded.
+//!
+//! Matching is on lowercase words, longest phrase first (up to [`MAX_PHRASE_WORDS`] words), with a
+//! plural fallback (`permits` → `permit`, `policies` → `policy`).
+
+use std::collections::HashMap;
+
+/// The glossary, compiled into the binary.
+const GLOSSARY: &str = include_str!("glossary_en_zh.tsv");
+
+/// Longest English phrase in the glossary, in words.
+const MAX_PHRASE_WORDS: usize = 4;
+
+/// The English → Chinese glossary; see the module documentation.
+#[derive(Debug)]
+pub struct Glossary {
+    terms: HashMap<String, Vec<String>>,
+}
+
+impl Default for Glossary {
+    fn default() -> Self {
+        Self::parse(GLOSSARY)
+    }
+}
+
+impl Glossary {
+    /// Parses `english<TAB>中文 中文…` lines; `#` starts a comment line.
+    pub fn parse(text: &str) -> Self {
+        let terms = text
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(en, zh)| {
+                let key = words(en).join(" ");
+                (key, zh.split_whitespace().map(str::to_string).collect())
+            })
+            .collect();
+        Glossary { terms }
+    }
+
+    /// `query` with the Chinese terms of the English words and phrases it contains appended, or
+    /// `query` unchanged when it contains none.
+    pub fn expand(&self, query: &str) -> String {
+        let words = words(query);
+        let mut added: Vec<&str> = Vec::new();
+        let mut i = 0;
+        while i < words.len() {
+            let longest = (1..=MAX_PHRASE_WORDS.min(words.len() - i))
+                .rev()
+                .find_map(|n| self.lookup(&words[i..i + n]).map(|zh| (n, zh)));
+            match longest {
+                Some((n, zh)) => {
+                    for term in zh {
+                        if !added.contains(&term.as_str()) {
+                            added.push(term);
+                        }
+                    }
+                    i += n;
+                }
+                None => i += 1,
+            }
+        }
+        if added.is_empty() {
+            query.to_string()
+        } else {
+            format!("{query} {}", added.join(" "))
+        }
+    }
+
+    fn lookup(&self, phrase: &[String]) -> Option<&Vec<String>> {
+        let joined = phrase.join(" ");
+        if let Some(zh) = self.terms.get(&joined) {
+            return Some(zh);
+        }
+        // Plural of the last word.
+        let singular = if let Some(stem) = joined.strip_suffix("ies") {
+            format!("{stem}y")
+        } else if let Some(stem) = joined.strip_suffix('s') {
+            stem.to_string()
+        } else {
+            return None;
+        };
+        self.terms.get(&singular)
+    }
+}
+
+/// Lowercase ASCII words (letters, digits, `'` and `-` inside a word) of `text`.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '\'' || c == '-'))
+        .map(|w| w.trim_matches(['\'', '-']).to_ascii_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_phrases_win_and_plurals_fold() {
+        let g = Glossary::parse(
+            "# comment\nresidence\t居留\nresidence permit\t居留许可\npermit\t许可\nfee\t收费\n",
+        );
+        assert_eq!(
+            g.expand("Residence permits: what fees?"),
+            "Residence permits: what fees? 居留许可 收费"
+        );
+        assert_eq!(g.expand("营业执照"), "营业执照");
+        assert_eq!(g.expand("hello world"), "hello world");
+    }
+
+    #[test]
+    fn the_bundled_glossary_parses() {
+        let g = Glossary::default();
+        assert!(g.terms.len() > 200);
+        assert!(g.terms.values().all(|zh| !zh.is_empty()));
+        let expanded = g.expand("I lost my driving licence");
+        assert!(expanded.contains("驾驶证") && expanded.contains("补发"), "{expanded}");
+    }
+}

@@ -1,0 +1,146 @@
+//! Hybrid search and live updates with the real embedding model, over a small knowledge base
+//! written by each test (the bundled one is measured by `govassist kb eval`, not here).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use govassist_kb::{KbOptions, KnowledgeBase};
+
+const ITEMS: &[(&str, &str, &str)] = &[
+    ("DL1", "外国人申领机动车驾驶证（小型汽车）", "持外国驾驶证的外国人，在华居留期间申领中国驾驶证"),
+    ("BL1", "个体工商户营业执照设立登记", "个体经营者申请营业执照，提交身份证明和经营场所证明"),
+    ("PP1", "普通护照首次申领", "中国公民首次申请普通护照，出境旅游、探亲使用"),
+    ("TC1", "教师资格证书补发换发", "教师资格证书遗失或损毁的补发和换发"),
+    ("MR1", "结婚登记", "内地居民办理结婚登记，双方亲自到婚姻登记机关"),
+    ("RP1", "外国人居留许可（学习类）", "在华高校就读的外国留学生申请学习类居留许可"),
+];
+
+fn write_items(dir: &Path, items: &[(&str, &str, &str)]) -> PathBuf {
+    let path = dir.join("items.jsonl");
+    let lines: Vec<String> = items
+        .iter()
+        .map(|(id, name, conditions)| {
+            serde_json::json!({"id": id, "事项名称": name, "受理条件": conditions, "实施主体": "某市政务服务中心"})
+                .to_string()
+        })
+        .collect();
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    path
+}
+
+fn hybrid(dir: &Path) -> KnowledgeBase {
+    KnowledgeBase::open_with(
+        &dir.join("index"),
+        KbOptions {
+            embedder: Some(common::embedder()),
+            vector_cache: Some(dir.join("vectors.bin")),
+            progress: None,
+        },
+    )
+    .expect("open with the embedding model")
+}
+
+fn top(kb: &KnowledgeBase, query: &str) -> Vec<String> {
+    kb.search(query, 3)
+        .expect(query)
+        .into_iter()
+        .map(|h| h.doc_id)
+        .collect()
+}
+
+#[test]
+fn english_and_cantonese_questions_find_chinese_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = hybrid(dir.path());
+    kb.import_paths(&[write_items(dir.path(), ITEMS)]).unwrap();
+    assert!(kb.is_hybrid());
+    assert_eq!(kb.missing_vectors(), 0);
+    let cases = [
+        ("I am a foreigner and want a Chinese driving licence", "DL1"),
+        ("How do I get a residence permit as an international student?", "RP1"),
+        ("my teacher certificate is lost, how to replace it", "TC1"),
+        ("我想喺度開間小店，牌照點樣申請？", "BL1"),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(top(&kb, query).first().map(String::as_str), Some(expected), "{query}");
+    }
+}
+
+#[test]
+fn vectors_come_from_the_cache_on_a_second_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = write_items(dir.path(), ITEMS);
+    let first = hybrid(dir.path()).import_paths(&[source.clone()]).unwrap();
+    assert_eq!(first.embedded, ITEMS.len());
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    let second = hybrid(dir.path()).import_paths(&[source]).unwrap();
+    assert_eq!((second.imported, second.embedded), (ITEMS.len(), 0));
+}
+
+#[test]
+fn entries_imported_without_a_model_get_vectors_when_a_model_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let lexical = KnowledgeBase::open(&dir.path().join("index")).unwrap();
+    lexical.import_paths(&[write_items(dir.path(), ITEMS)]).unwrap();
+    assert_eq!(lexical.missing_vectors(), ITEMS.len() as u64);
+    drop(lexical);
+
+    let kb = hybrid(dir.path());
+    assert_eq!(kb.missing_vectors(), 0);
+    assert_eq!(kb.doc_count(), ITEMS.len() as u64, "rewritten, not duplicated");
+    assert_eq!(top(&kb, "getting married")[0], "MR1");
+}
+
+#[test]
+fn deleted_documents_leave_both_rankings() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = hybrid(dir.path());
+    kb.import_paths(&[write_items(dir.path(), ITEMS)]).unwrap();
+    assert_eq!(top(&kb, "passport application")[0], "PP1");
+
+    let deletion = dir.path().join("delete.jsonl");
+    std::fs::write(&deletion, "{\"id\":\"PP1\",\"deleted\":true}\nnot json\n").unwrap();
+    let report = kb.import_paths(&[deletion]).unwrap();
+    assert_eq!((report.deleted, report.problems.len()), (1, 1));
+    assert_eq!(report.problems[0].line, Some(2));
+    assert_eq!(kb.doc_count(), ITEMS.len() as u64 - 1);
+    for query in ["passport application", "普通护照首次申领"] {
+        assert!(!top(&kb, query).contains(&"PP1".to_string()), "{query}");
+    }
+}
+
+/// Searches running during imports never fail and always see a whole commit: an item and its
+/// replacement are never both visible, and the item is never missing.
+#[test]
+fn searches_during_imports_see_whole_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = Arc::new(hybrid(dir.path()));
+    kb.import_paths(&[write_items(dir.path(), ITEMS)]).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let searcher = {
+        let (kb, stop) = (kb.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut searches = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let hits = kb.search("结婚登记", 10).expect("search during import");
+                let marriage = hits.iter().filter(|h| h.doc_id == "MR1").count();
+                assert_eq!(marriage, 1, "{hits:?}");
+                searches += 1;
+            }
+            searches
+        })
+    };
+    for round in 0..6 {
+        let name = format!("结婚登记（第{round}版）");
+        let mut items = ITEMS.to_vec();
+        items[4] = ("MR1", &name, "内地居民办理结婚登记");
+        let sub = dir.path().join(format!("round{round}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        kb.import_paths(&[write_items(&sub, &items)]).unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(searcher.join().expect("searches never panic") > 0);
+}
