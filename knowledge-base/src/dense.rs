@@ -141,7 +141,15 @@ impl Warmer for DenseVectors {
             {
                 continue;
             }
-            let vectors = Arc::new(self.load_segment(reader)?);
+            // A failure here must not fail the reload (the commit has landed; searches would stay
+            // on the old generation): log it and leave the segment to lexical search.
+            let vectors = match self.load_segment(reader) {
+                Ok(vectors) => Arc::new(vectors),
+                Err(error) => {
+                    tracing::error!(segment = ?id, %error, "cannot load the segment's vectors; its entries are found lexically only");
+                    continue;
+                }
+            };
             self.segments
                 .write()
                 .unwrap_or_else(|p| p.into_inner())

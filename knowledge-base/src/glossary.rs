@@ -6,7 +6,7 @@
 //! any Taipei FAQ about a lost permit, and BM25 cannot match across languages at all. A bilingual
 //! glossary of the domain's vocabulary (`glossary_en_zh.tsv`: documents, permits, agencies, life
 //! events; never the wording of particular questions) closes the gap for both rankings: the Chinese
-//! terms are appended to the question before it is tokenized and embedded.
+//! terms are put before the question before it is tokenized and embedded.
 //!
 //! Matching is on lowercase words, longest phrase first (up to [`MAX_PHRASE_WORDS`] words), with a
 //! plural fallback (`permits` → `permit`, `policies` → `policy`).
@@ -46,7 +46,7 @@ impl Glossary {
         Glossary { terms }
     }
 
-    /// `query` with the Chinese terms of the English words and phrases it contains appended, or
+    /// `query` with the Chinese terms of the English words and phrases it contains put before it, or
     /// `query` unchanged when it contains none.
     pub fn expand(&self, query: &str) -> String {
         let words = words(query);
@@ -71,7 +71,9 @@ impl Glossary {
         if added.is_empty() {
             query.to_string()
         } else {
-            format!("{query} {}", added.join(" "))
+            // Terms first: a long question is cut at the analyser's and the model's limits, and the
+            // terms are what the Chinese knowledge base can match.
+            format!("{} {query}", added.join(" "))
         }
     }
 
@@ -111,7 +113,7 @@ mod tests {
         );
         assert_eq!(
             g.expand("Residence permits: what fees?"),
-            "Residence permits: what fees? 居留许可 收费"
+            "居留许可 收费 Residence permits: what fees?"
         );
         assert_eq!(g.expand("营业执照"), "营业执照");
         assert_eq!(g.expand("hello world"), "hello world");

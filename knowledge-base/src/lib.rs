@@ -122,8 +122,15 @@ impl KnowledgeBase {
     /// embedded now and rewritten in one commit, so that dense search covers every entry.
     pub fn open_with(index_dir: &Path, options: KbOptions) -> Result<Self, KbError> {
         let index = KbIndex::open(index_dir)?;
+        // The cache only saves time: an unusable one is a warning, never a reason not to start.
         let vector_cache = match (&options.embedder, &options.vector_cache) {
-            (Some(embedder), Some(path)) => Some(VectorCache::open(path, embedder.dim())?),
+            (Some(embedder), Some(path)) => match VectorCache::open(path, embedder.dim()) {
+                Ok(cache) => Some(cache),
+                Err(error) => {
+                    tracing::warn!(%error, "vector cache unusable; every import embeds all its entries");
+                    None
+                }
+            },
             _ => None,
         };
         let kb = KnowledgeBase {
@@ -239,7 +246,9 @@ impl KnowledgeBase {
                     .copied()
                     .zip(batch_vectors.iter().map(Vec::as_slice))
                     .collect();
-                cache.insert_many(&items)?;
+                if let Err(error) = cache.insert_many(&items) {
+                    tracing::warn!(%error, "cannot add to the vector cache; continuing without");
+                }
             }
             for (&i, vector) in batch.iter().zip(batch_vectors) {
                 vectors[i] = Some(vector);
@@ -278,7 +287,7 @@ impl KnowledgeBase {
     /// when nothing searchable remains (only punctuation or emoji), [`KbError::InvalidK`] for `k`
     /// outside `1..=100`.
     ///
-    /// English words naming government services get their Chinese terms appended first
+    /// English words naming government services get their Chinese terms put before the query
     /// ([`glossary`]), for both the lexical and the dense ranking.
     pub fn search(&self, query: &str, k: usize) -> Result<Vec<Hit>, KbError> {
         search::query_terms(query, k)?; // limits apply to what the caller sent

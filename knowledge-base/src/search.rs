@@ -8,7 +8,9 @@
 //! That lexical ranking is one half of a hybrid search; the other is the dense ranking of the
 //! query's embedding against the entries' vectors ([`crate::dense`]). The two are fused by
 //! reciprocal rank ([`fuse`]): ranks, not scores, because BM25 scores and cosines live on unrelated
-//! scales that shift from query to query. A hit's `score` is then its fused score.
+//! scales that shift from query to query. A hit's `score` is then its fused score: higher is better,
+//! comparable within one result list only. A query that shares no term with the index has no hits
+//! (dense search alone would always return the "least unrelated" entries).
 
 use serde::Serialize;
 use tantivy::collector::TopDocs;
@@ -148,6 +150,12 @@ pub(crate) fn run(
     let lexical = searcher
         .search(&query, &TopDocs::with_limit(k.max(CANDIDATES)).order_by_score())
         .map_err(|e| KbError::index("searching", &index.path, e))?;
+    // No term in common with the knowledge base means no evidence, whatever the embedding says:
+    // dense search always has *some* nearest entries, and a question about something we do not
+    // cover must get "we don't know", not the least unrelated passage.
+    if lexical.is_empty() {
+        return Ok(Vec::new());
+    }
     let ranked: Vec<(f32, DocAddress)> = match field.is_none().then(query_vector).transpose()? {
         Some(Some(vector)) => {
             let dense = index.dense.search(&searcher, &vector, k.max(CANDIDATES));

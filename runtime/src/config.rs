@@ -54,7 +54,8 @@ pub struct KbConfig {
     /// Embedding model for hybrid search (a name from `govassist models list`, fetched and cached
     /// like the chat model), or `"none"` for lexical search only.
     pub embedding_model: String,
-    /// An embedding model file to use instead of a catalogue model (air-gapped sites).
+    /// An embedding model file to use instead of a catalogue model (air-gapped sites); when set,
+    /// search is hybrid whatever `embedding_model` says.
     pub embedding_model_path: Option<PathBuf>,
 }
 
