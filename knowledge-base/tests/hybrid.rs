@@ -144,3 +144,19 @@ fn searches_during_imports_see_whole_commits() {
     stop.store(true, Ordering::Relaxed);
     assert!(searcher.join().expect("searches never panic") > 0);
 }
+
+#[test]
+fn a_search_can_be_restricted_to_one_field_of_the_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = hybrid(dir.path());
+    kb.import_paths(&[write_items(dir.path(), ITEMS)]).unwrap();
+    // Two items' conditions mention 外国; only one the 留学生 asked about; no agency mentions either.
+    let by_label = kb.search_field("受理条件", "外国留学生", 5).unwrap();
+    let by_name = kb.search_field("conditions", "外国留学生", 5).unwrap();
+    assert_eq!(by_label, by_name);
+    assert_eq!(by_label.first().map(|h| h.doc_id.as_str()), Some("RP1"));
+    assert!(kb.search_field("实施主体", "外国留学生", 5).unwrap().is_empty());
+    let err = kb.search_field("colour", "外国", 5).unwrap_err();
+    assert_eq!(err.code(), "unknown_field");
+    assert!(err.to_string().contains("materials"), "{err}");
+}
