@@ -78,6 +78,10 @@ pub struct KbOptions {
     pub vector_cache: Option<PathBuf>,
     /// Progress of embedding during imports.
     pub progress: Option<ProgressFn>,
+    /// Embed, at open, the entries that have no vector, and rewrite them (see
+    /// [`KnowledgeBase::open_with`]). For processes that write the index anyway (the server,
+    /// `kb import`); read-only commands leave it off and never take the index's write lock.
+    pub repair_vectors: bool,
 }
 
 impl std::fmt::Debug for KbOptions {
@@ -118,8 +122,9 @@ impl KnowledgeBase {
     }
 
     /// Opens the index in `index_dir` (creating it if absent) with an embedding model and a vector
-    /// cache. Entries indexed without a vector (imported while no model was available) are
-    /// embedded now and rewritten in one commit, so that dense search covers every entry.
+    /// cache. With [`KbOptions::repair_vectors`], entries indexed without a vector (imported while
+    /// no model was available) are embedded now and rewritten in one commit, so that dense search
+    /// covers every entry.
     pub fn open_with(index_dir: &Path, options: KbOptions) -> Result<Self, KbError> {
         let index = KbIndex::open(index_dir)?;
         // The cache only saves time: an unusable one is a warning, never a reason not to start.
@@ -143,7 +148,20 @@ impl KnowledgeBase {
         };
         tracing::debug!(path = %index_dir.display(), entries = kb.doc_count(), "knowledge base opened");
         if kb.embedder.is_some() {
-            kb.embed_missing()?;
+            if options.repair_vectors {
+                match kb.embed_missing() {
+                    Err(KbError::IndexLocked { path }) => tracing::warn!(
+                        path = %path.display(),
+                        "entries without vectors stay so for now: another process is writing the index"
+                    ),
+                    other => other?,
+                }
+            } else if kb.missing_vectors() > 0 {
+                tracing::warn!(
+                    entries = kb.missing_vectors(),
+                    "entries without vectors are found lexically only; `govassist serve` or `kb import` embeds them"
+                );
+            }
         }
         Ok(kb)
     }
@@ -272,8 +290,20 @@ impl KnowledgeBase {
             documents = documents.len(),
             "entries without vectors found: embedding them"
         );
+        // Embedding takes minutes, during which `kb import` in another process may replace or
+        // delete some of these documents. So embed first (filling the vector cache), then re-read
+        // what is indexed *now* and rewrite only that, from the cache: a concurrent change is
+        // never reverted to the copy read before.
+        self.vectors_for(&documents)?;
+        self.index
+            .reader
+            .reload()
+            .map_err(|e| KbError::index("reloading the reader", &self.index.path, e))?;
+        let current = self
+            .index
+            .documents_without_vectors(&self.index.reader.searcher())?;
         self.write(import::Parsed {
-            documents,
+            documents: current,
             problems: Vec::new(),
         })?;
         Ok(())

@@ -38,6 +38,7 @@ fn hybrid(dir: &Path) -> KnowledgeBase {
             embedder: Some(common::embedder()),
             vector_cache: Some(dir.join("vectors.bin")),
             progress: None,
+            repair_vectors: true,
         },
     )
     .expect("open with the embedding model")

@@ -203,7 +203,11 @@ async fn shutdown_signal() -> Result<()> {
 }
 
 async fn run_kb(command: KbCommand, config: Config) -> Result<()> {
-    let kb = server::open_knowledge_base(&config).await?;
+    let access = match command {
+        KbCommand::Import { .. } => server::Access::ReadWrite,
+        KbCommand::Search { .. } | KbCommand::Eval { .. } => server::Access::ReadOnly,
+    };
+    let kb = server::open_knowledge_base(&config, access).await?;
     match command {
         KbCommand::Import { paths } => {
             let report = kb.import_paths(&paths)?;
@@ -279,7 +283,7 @@ fn run_skill(command: SkillCommand, config: Config, runtime: &tokio::runtime::Ru
 fn skill_host(config: &Config, runtime: &tokio::runtime::Runtime) -> Result<govassist_skill_host::SkillHost> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-    let kb = Arc::new(runtime.block_on(server::open_knowledge_base(config))?);
+    let kb = Arc::new(runtime.block_on(server::open_knowledge_base(config, server::Access::ReadOnly))?);
     let store = Arc::new(Store::open(&config.database_path())?);
     server::load_skills(&config.skills_dir(), kb, store)
 }

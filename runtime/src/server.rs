@@ -86,7 +86,7 @@ pub async fn build_state(config: Config, options: StartOptions) -> Result<AppSta
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
 
-    let kb = Arc::new(open_knowledge_base(&config).await?);
+    let kb = Arc::new(open_knowledge_base(&config, Access::ReadWrite).await?);
     let store = Arc::new(
         Store::open(&config.database_path())
             .with_context(|| format!("cannot open {}", config.database_path().display()))?,
@@ -97,11 +97,21 @@ pub async fn build_state(config: Config, options: StartOptions) -> Result<AppSta
     Ok(AppState { config, kb, engine, skills, store, metrics: Default::default() })
 }
 
+/// How a command uses the knowledge base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Search only: the index is not written (beyond the first-run import of an empty one).
+    ReadOnly,
+    /// The server and imports: entries without vectors are embedded and rewritten at open.
+    ReadWrite,
+}
+
 /// Opens the index with the configured embedding model (fetched into the cache first if needed),
 /// importing the bundled knowledge base on first run.
-pub async fn open_knowledge_base(config: &Config) -> Result<KnowledgeBase> {
+pub async fn open_knowledge_base(config: &Config, access: Access) -> Result<KnowledgeBase> {
     let index_dir = config.index_dir();
-    let options = knowledge_base_options(config).await?;
+    let mut options = knowledge_base_options(config).await?;
+    options.repair_vectors = access == Access::ReadWrite;
     tokio::task::spawn_blocking(move || -> Result<KnowledgeBase> {
         std::fs::create_dir_all(&index_dir)
             .with_context(|| format!("cannot create the index directory {}", index_dir.display()))?;
@@ -161,6 +171,7 @@ async fn knowledge_base_options(config: &Config) -> Result<KbOptions> {
         embedder: Some(Arc::new(embedder)),
         vector_cache: cache_dir.map(|dir| dir.join("vectors").join(format!("{stem}.bin"))),
         progress: Some(embedding_progress_bar()),
+        repair_vectors: false,
     })
 }
 
