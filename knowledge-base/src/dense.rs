@@ -173,7 +173,7 @@ pub(crate) fn encode(vector: &[f32]) -> Vec<u8> {
     vector.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-fn decode(bytes: &[u8]) -> Option<Vec<f32>> {
+pub(crate) fn decode(bytes: &[u8]) -> Option<Vec<f32>> {
     if bytes.is_empty() || bytes.len() % 4 != 0 {
         return None;
     }

@@ -73,7 +73,7 @@ impl VectorCache {
                     break;
                 }
                 let key: Key = key.try_into().unwrap_or_default();
-                vectors.insert(key, decode(vector));
+                vectors.insert(key, crate::dense::decode(vector).unwrap_or_default());
                 good += record;
             }
             if good != body.len() {
@@ -163,13 +163,6 @@ fn checksum(key: &[u8], vector: &[u8]) -> [u8; CHECK_BYTES] {
     let mut check = [0; CHECK_BYTES];
     check.copy_from_slice(&digest[..CHECK_BYTES]);
     check
-}
-
-fn decode(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! progress bar) before the port opens, so a server that listens can answer.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -140,22 +140,15 @@ async fn knowledge_base_options(config: &Config) -> Result<KbOptions> {
         tracing::info!("kb.embedding_model = \"none\": lexical search only");
         return Ok(KbOptions::default());
     }
-    let name = config.kb.embedding_model.clone();
-    let path = match &config.kb.embedding_model_path {
-        Some(path) => path.clone(),
-        None => {
-            let options = config.fetch_options();
-            let model = name.clone();
-            tokio::task::spawn_blocking(move || govassist_llm::fetch(&model, &options))
-                .await?
-                .with_context(|| {
-                    format!(
-                        "cannot obtain the embedding model `{name}` (set kb.embedding_model_path to a local \
-                         file, or kb.embedding_model = \"none\" for lexical search only)"
-                    )
-                })?
-        }
-    };
+    let name = &config.kb.embedding_model;
+    let path = model_file(config, config.kb.embedding_model_path.as_deref(), name)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot obtain the embedding model `{name}` (set kb.embedding_model_path to a local \
+                 file, or kb.embedding_model = \"none\" for lexical search only)"
+            )
+        })?;
     let started = Instant::now();
     let embedder = tokio::task::spawn_blocking({
         let path = path.clone();
@@ -212,18 +205,21 @@ pub fn load_skills(dir: &Path, kb: Arc<KnowledgeBase>, store: Arc<Store>) -> Res
     Ok(host)
 }
 
+/// A model's file: the configured `path` (air-gapped sites), else catalogue model `name`, fetched
+/// into the cache first if needed.
+async fn model_file(config: &Config, path: Option<&Path>, name: &str) -> Result<PathBuf> {
+    if let Some(path) = path {
+        return Ok(path.to_owned());
+    }
+    let (name, options) = (name.to_owned(), config.fetch_options());
+    Ok(tokio::task::spawn_blocking(move || govassist_llm::fetch(&name, &options)).await??)
+}
+
 /// Loads the configured model, fetching it into the cache first if needed.
 pub async fn load_engine(config: &Config) -> Result<Engine> {
-    let path = match &config.llm.model_path {
-        Some(path) => path.clone(),
-        None => {
-            let name = config.llm.model.clone();
-            let options = config.fetch_options();
-            tokio::task::spawn_blocking(move || govassist_llm::fetch(&name, &options))
-                .await?
-                .with_context(|| format!("cannot obtain the model `{}`", config.llm.model))?
-        }
-    };
+    let path = model_file(config, config.llm.model_path.as_deref(), &config.llm.model)
+        .await
+        .with_context(|| format!("cannot obtain the model `{}`", config.llm.model))?;
     let started = Instant::now();
     let engine = tokio::task::spawn_blocking({
         let path = path.clone();
