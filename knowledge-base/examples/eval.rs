@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scratch = std::env::temp_dir().join(format!("govassist-kb-eval-{}", std::process::id()));
     let dir = index_dir.clone().unwrap_or_else(|| scratch.clone());
     let kb = KnowledgeBase::open(&dir)?;
-    if kb.doc_count() == 0 {
+    if kb.is_new()? {
         let started = Instant::now();
         let report = kb.import_bundled()?;
         eprintln!(

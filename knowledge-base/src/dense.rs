@@ -20,6 +20,8 @@ use tantivy::schema::{Field, Value};
 use tantivy::index::SegmentId;
 use tantivy::{DocAddress, Searcher, SearcherGeneration, TantivyDocument, Warmer};
 
+use crate::embed::ModelId;
+
 /// Store blocks kept decompressed while a segment's vectors are read (each block holds many docs).
 const STORE_CACHE_BLOCKS: usize = 32;
 
@@ -34,13 +36,17 @@ struct SegmentVectors {
 /// Per-segment vector matrices, maintained as a tantivy [`Warmer`]; see the module documentation.
 pub(crate) struct DenseVectors {
     field: Field,
+    /// Only vectors of this model are loaded; others (left by an earlier model) count as missing.
+    /// `None` (lexical-only use) loads nothing.
+    model: Option<ModelId>,
     segments: RwLock<HashMap<SegmentId, Arc<SegmentVectors>>>,
 }
 
 impl DenseVectors {
-    pub fn new(field: Field) -> Self {
+    pub fn new(field: Field, model: Option<ModelId>) -> Self {
         DenseVectors {
             field,
+            model,
             segments: RwLock::new(HashMap::new()),
         }
     }
@@ -107,7 +113,7 @@ impl DenseVectors {
             let vector = stored
                 .get_first(self.field)
                 .and_then(|v| v.as_bytes())
-                .and_then(decode);
+                .and_then(|bytes| decode_stored(bytes, self.model?));
             if let Some(v) = &vector {
                 dim = v.len();
             }
@@ -131,6 +137,9 @@ impl DenseVectors {
 
 impl Warmer for DenseVectors {
     fn warm(&self, searcher: &Searcher) -> tantivy::Result<()> {
+        if self.model.is_none() {
+            return Ok(());
+        }
         for reader in searcher.segment_readers() {
             let id = reader.segment_id();
             if self
@@ -168,7 +177,24 @@ impl Warmer for DenseVectors {
     }
 }
 
-/// A vector as stored: little-endian `f32`s.
+/// A vector as stored in the index: the [`ModelId`] of the model that made it, then the vector.
+pub(crate) fn encode_stored(model: ModelId, vector: &[f32]) -> Vec<u8> {
+    let mut bytes = model.0.to_vec();
+    bytes.extend_from_slice(&encode(vector));
+    bytes
+}
+
+/// The vector of a stored value if `model` made it (an index written with another model, or before
+/// vectors carried their model, gives `None`: the entry is re-embedded by the next writer).
+pub(crate) fn decode_stored(bytes: &[u8], model: ModelId) -> Option<Vec<f32>> {
+    let (id, vector) = bytes.split_at_checked(model.0.len())?;
+    if id != model.0 {
+        return None;
+    }
+    decode(vector)
+}
+
+/// A vector as little-endian `f32`s.
 pub(crate) fn encode(vector: &[f32]) -> Vec<u8> {
     vector.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
@@ -212,6 +238,18 @@ mod tests {
         assert_eq!(decode(&encode(&v)).as_deref(), Some(&v[..]));
         assert_eq!(decode(&[1, 2, 3]), None);
         assert_eq!(decode(&[]), None);
+    }
+
+    #[test]
+    fn stored_vectors_of_another_model_are_not_read() {
+        let (ours, theirs) = (ModelId([1; 8]), ModelId([2; 8]));
+        let v = [0.5f32, -0.5];
+        let stored = encode_stored(ours, &v);
+        assert_eq!(decode_stored(&stored, ours).as_deref(), Some(&v[..]));
+        assert_eq!(decode_stored(&stored, theirs), None);
+        // The format before vectors carried their model: bare floats.
+        assert_eq!(decode_stored(&encode(&[0.1; 384]), ours), None);
+        assert_eq!(decode_stored(&[1, 1], ours), None);
     }
 
     #[test]

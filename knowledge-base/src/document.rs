@@ -145,7 +145,7 @@ impl Entry {
     /// The text the embedding model reads for this entry (without its `passage: ` prefix): what a
     /// citizen's question should be near in meaning. For a service item the name, agency, audience
     /// and topics with the opening of its conditions and materials; for a FAQ the question and the
-    /// opening of the answer; for a staff passage the passage itself.
+    /// opening of the answer; for a staff passage its report's title and section, then the passage.
     pub fn embedding_text(&self) -> String {
         let cut = |s: &str| -> String { s.chars().take(EMBEDDING_FIELD_CHARS).collect() };
         match (&self.kind, &self.service) {
@@ -171,7 +171,15 @@ impl Entry {
                     .trim();
                 format!("{}\n{}", self.title, cut(answer))
             }
-            _ => self.passage.clone(),
+            // The report's title and the section's heading, then the passage: see `staff_document`.
+            _ => {
+                let mut text = self.keywords.join("\n");
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(&self.passage);
+                text
+            }
         }
     }
 }
@@ -322,43 +330,115 @@ fn faq(r: FaqRecord) -> Result<Entry, RecordError> {
     })
 }
 
-/// Splits a staff document into passages `file#1`, `file#2`, … cut on sentence boundaries. Its first
-/// line is the title when short; otherwise the title is the opening words of the text.
+/// Splits a staff document into passages `file#1`, `file#2`, … cut on sentence boundaries, never
+/// across a top-level section (`一、…`, `二、…`). The title is the document's heading when it has
+/// one; otherwise its opening words.
+///
+/// A passage is retrieved on its own, so each carries what the whole document says about it: the
+/// title (which report: whose, which year) and its section's heading (a summary of last year, or
+/// next year's plan) go into its `keywords` and into the text it is embedded from. A question such
+/// as "深圳市2024年…多少" names the report, not the words of the one passage holding the figure.
 pub fn staff_document(file_name: &str, text: &str) -> Result<SourceDocument, RecordError> {
     let doc_id = checked_id(file_name.to_string())?;
     let text = strip_pinyin_glosses(text.trim_start_matches('\u{FEFF}'));
     let text = text.trim();
-    let first_line = text.lines().next().unwrap_or_default().trim();
-    let first_line = non_empty(first_line.to_string(), "text")?;
-    // A short first line is the report's heading; a long one is already the body (some reports were
-    // saved without their heading), and then the title is its opening words.
-    let (title, body) = if first_line.chars().count() <= MAX_TITLE_CHARS {
-        let body = text.split_once('\n').map_or("", |(_, rest)| rest);
-        (first_line, body)
-    } else {
-        let opening: String = first_line.chars().take(FALLBACK_TITLE_CHARS).collect();
-        (format!("{opening}…"), text)
+    non_empty(text.to_string(), "text")?;
+    // The heading line leaves the body; every other line stays in some passage.
+    let (title, body) = match find_heading(text) {
+        Some(line) => (text[line.clone()].trim().to_string(), format!("{}{}", &text[..line.start], &text[line.end..])),
+        None => {
+            let opening: String = text.chars().take(FALLBACK_TITLE_CHARS).collect();
+            (format!("{}…", opening.trim()), text.to_string())
+        }
     };
-    let mut passages = split_passages(body, PASSAGE_TARGET_CHARS, PASSAGE_MAX_CHARS);
+    let mut passages: Vec<(String, String)> = Vec::new();
+    for (section, section_text) in sections(&body) {
+        for passage in split_passages(section_text, PASSAGE_TARGET_CHARS, PASSAGE_MAX_CHARS) {
+            passages.push((section.to_string(), passage));
+        }
+    }
     if passages.is_empty() {
-        passages.push(title.clone());
+        passages.push((String::new(), title.clone()));
     }
     let entries = passages
         .into_iter()
         .enumerate()
-        .map(|(i, passage)| Entry {
+        .map(|(i, (section, passage))| Entry {
             id: format!("{doc_id}#{}", i + 1),
             doc_id: doc_id.clone(),
             kind: DocKind::StaffDoc,
             title: title.clone(),
             passage,
-            keywords: Vec::new(),
+            keywords: [title.clone(), section]
+                .into_iter()
+                .filter(|k| !k.is_empty())
+                .collect(),
             url: None,
             phone: None,
             service: None,
         })
         .collect();
     Ok(SourceDocument { doc_id, entries })
+}
+
+/// Lines of a saved web page before its heading that are page furniture, not content.
+const PAGE_FURNITURE: &[&str] = &["您现在的位置", "当前位置", " > ", "信息来源", "信息提供日期", "来源 :", "来源:", "索引号", "字体"];
+
+/// Lines at the top of a staff document searched for its heading.
+const HEADING_SEARCH_LINES: usize = 8;
+
+/// The byte range of a staff document's heading line: among the short lines that open the
+/// document (before the first line of body text), the longest that is not page furniture
+/// (breadcrumbs, source and date lines). Pages saved from a portal often start with a section
+/// name ("落实情况公开") and a breadcrumb before the report's real heading.
+fn find_heading(text: &str) -> Option<std::ops::Range<usize>> {
+    let mut best: Option<(usize, std::ops::Range<usize>)> = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n').take(HEADING_SEARCH_LINES) {
+        let trimmed = line.trim();
+        let chars = trimmed.chars().count();
+        if chars > MAX_TITLE_CHARS {
+            break; // body text has started
+        }
+        if chars > 0
+            && !PAGE_FURNITURE.iter().any(|f| trimmed.contains(f))
+            && best.as_ref().is_none_or(|(longest, _)| chars > *longest)
+        {
+            best = Some((chars, offset..offset + line.len()));
+        }
+        offset += line.len();
+    }
+    best.map(|(_, line)| line)
+}
+
+/// A document cut at its top-level section headings (`一、…` at the start of a line): each
+/// section's heading (empty before the first) and its text, the heading line included.
+fn sections(body: &str) -> Vec<(&str, &str)> {
+    let mut sections = Vec::new();
+    let (mut heading, mut start, mut offset) = ("", 0, 0);
+    for line in body.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if is_section_heading(trimmed) && offset > start {
+            sections.push((heading, &body[start..offset]));
+            start = offset;
+        }
+        if is_section_heading(trimmed) {
+            heading = trimmed;
+        }
+        offset += line.len();
+    }
+    sections.push((heading, &body[start..]));
+    sections
+}
+
+/// `一、2024年工作总结`: a Chinese numeral, `、`, and a short title.
+fn is_section_heading(line: &str) -> bool {
+    let Some((number, title)) = line.split_once('、') else {
+        return false;
+    };
+    !number.is_empty()
+        && number.chars().all(|c| "一二三四五六七八九十".contains(c))
+        && (1..=40).contains(&title.chars().count())
 }
 
 /// The document id of an entry id: the id without its `#N` passage suffix.
@@ -471,5 +551,34 @@ mod tests {
             "opening lost"
         );
         assert_eq!(doc_id_of("GIP_1"), "GIP_1");
+    }
+
+    /// A report saved from a portal: section name, breadcrumb, heading, source line, then the body
+    /// in two top-level sections.
+    #[test]
+    fn staff_documents_know_their_heading_and_sections() {
+        let text = "落实情况公开\n\n您现在的位置 首页 > 结果公开 > 落实情况公开\n\n\
+                    某市政务服务和数据管理局2024年工作总结和2025年工作计划\n\n\
+                    信息来源:某市政务服务和数据管理局 信息提供日期:2025-10-23\n\n\
+                    一、2024年工作情况\n开放公共数据集超3900个。\n\
+                    二、2025年工作计划\n智能审批事项数增至480项。\n";
+        let doc = staff_document("p.txt", text).unwrap();
+        let title = "某市政务服务和数据管理局2024年工作总结和2025年工作计划";
+        let found: Vec<(&str, &str)> = doc
+            .entries
+            .iter()
+            .map(|e| (e.keywords.last().unwrap().as_str(), e.passage.as_str()))
+            .collect();
+        assert!(doc.entries.iter().all(|e| e.title == title && e.keywords[0] == title));
+        // Nothing but the heading line leaves the text; sections are never mixed in a passage.
+        assert!(found[0].1.contains("落实情况公开") && found[0].1.contains("信息来源"), "{found:?}");
+        let plan = found.iter().find(|(_, p)| p.contains("480项")).unwrap();
+        assert_eq!(plan.0, "二、2025年工作计划");
+        assert!(!plan.1.contains("3900"), "{found:?}");
+        let summary = found.iter().find(|(_, p)| p.contains("3900")).unwrap();
+        assert_eq!(summary.0, "一、2024年工作情况");
+        // The embedded text leads with the report and section.
+        let e = doc.entries.iter().find(|e| e.passage.contains("480项")).unwrap();
+        assert!(e.embedding_text().starts_with(&format!("{title}\n二、2025年工作计划\n")));
     }
 }

@@ -10,12 +10,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
 use tantivy::directory::MmapDirectory;
+use tantivy::schema::Value;
 use tantivy::{
     Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term,
 };
 
 use crate::dense::DenseVectors;
 use crate::document::SourceDocument;
+use crate::embed::ModelId;
 use crate::schema::{self, Fields};
 use crate::tokenizer::{FoldingJiebaTokenizer, ANALYZER_NAME};
 use crate::KbError;
@@ -37,11 +39,14 @@ pub(crate) struct KbIndex {
     pub reader: IndexReader,
     /// The entries' vectors, kept up to date by the reader as its warmer.
     pub dense: Arc<DenseVectors>,
+    /// The model whose vectors are read and written (`None`: lexical only).
+    pub model: Option<ModelId>,
 }
 
 impl KbIndex {
-    /// Opens the index in `dir`, creating the directory and an empty index if absent.
-    pub fn open(dir: &Path) -> Result<Self, KbError> {
+    /// Opens the index in `dir`, creating the directory and an empty index if absent. Vectors of
+    /// `model` are loaded for dense search; those of any other model count as missing.
+    pub fn open(dir: &Path, model: Option<ModelId>) -> Result<Self, KbError> {
         std::fs::create_dir_all(dir).map_err(|e| KbError::io(dir, e))?;
         let directory = MmapDirectory::open(dir)
             .map_err(|e| KbError::index("opening the directory", dir, e.into()))?;
@@ -59,7 +64,7 @@ impl KbIndex {
         index
             .tokenizers()
             .register(ANALYZER_NAME, FoldingJiebaTokenizer::new());
-        let dense = Arc::new(DenseVectors::new(fields.embedding));
+        let dense = Arc::new(DenseVectors::new(fields.embedding, model));
         let warmer: Arc<dyn tantivy::Warmer> = dense.clone();
         let reader = index
             .reader_builder()
@@ -73,7 +78,18 @@ impl KbIndex {
             fields,
             reader,
             dense,
+            model,
         })
+    }
+
+    /// Whether nothing was ever committed to this index: it was just created, and the bundled
+    /// knowledge base belongs in it. An index whose documents were all deleted is not new.
+    pub fn is_new(&self) -> Result<bool, KbError> {
+        let metas = self
+            .index
+            .load_metas()
+            .map_err(|e| KbError::index("reading the index metadata", &self.path, e))?;
+        Ok(metas.opstamp == 0)
     }
 
     /// Writes the documents in one commit, each replacing whatever was indexed under its id (a
@@ -98,9 +114,13 @@ impl KbIndex {
             // that appears twice in one import ends up once, with its last version.
             writer.delete_term(Term::from_field_text(self.fields.doc_id, &document.doc_id));
             for entry in &document.entries {
-                let vector = vectors.next().and_then(Option::as_deref);
+                let stored = vectors
+                    .next()
+                    .and_then(Option::as_deref)
+                    .zip(self.model)
+                    .map(|(vector, model)| crate::dense::encode_stored(model, vector));
                 writer
-                    .add_document(self.fields.to_document(entry, vector))
+                    .add_document(self.fields.to_document(entry, stored.as_deref()))
                     .map_err(|e| KbError::index("adding a document", &self.path, e))?;
                 entries += 1;
             }
@@ -130,7 +150,13 @@ impl KbIndex {
             let store = reader.get_store_reader(32).map_err(|e| read(e.into()))?;
             for stored in store.iter::<TantivyDocument>(reader.alive_bitset()) {
                 let stored = stored.map_err(read)?;
-                let has_vector = stored.get_first(self.fields.embedding).is_some();
+                let has_vector = stored
+                    .get_first(self.fields.embedding)
+                    .and_then(|v| v.as_bytes())
+                    .zip(self.model)
+                    .is_some_and(|(bytes, model)| {
+                        crate::dense::decode_stored(bytes, model).is_some()
+                    });
                 let entry = self.fields.to_entry(&stored);
                 let slot = by_doc.entry(entry.doc_id.clone()).or_default();
                 slot.0 |= !has_vector;

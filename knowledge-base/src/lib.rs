@@ -7,7 +7,7 @@
 //! use govassist_kb::KnowledgeBase;
 //! # fn main() -> Result<(), govassist_kb::KbError> {
 //! let kb = KnowledgeBase::open(std::path::Path::new("data/kb"))?;
-//! if kb.doc_count() == 0 {
+//! if kb.is_new()? {
 //!     kb.import_bundled()?;
 //! }
 //! for hit in kb.search("营业执照怎么办理", 5)? {
@@ -50,7 +50,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub use document::{DocKind, ServiceItemFields};
-pub use embed::Embedder;
+pub use embed::{Embedder, ModelId};
 pub use error::KbError;
 pub use eval::{EvalMetrics, EvalReport};
 pub use import::{ImportProblem, ImportReport};
@@ -126,10 +126,10 @@ impl KnowledgeBase {
     /// no model was available) are embedded now and rewritten in one commit, so that dense search
     /// covers every entry.
     pub fn open_with(index_dir: &Path, options: KbOptions) -> Result<Self, KbError> {
-        let index = KbIndex::open(index_dir)?;
+        let index = KbIndex::open(index_dir, options.embedder.as_ref().map(|e| e.model_id()))?;
         // The cache only saves time: an unusable one is a warning, never a reason not to start.
         let vector_cache = match (&options.embedder, &options.vector_cache) {
-            (Some(embedder), Some(path)) => match VectorCache::open(path, embedder.dim()) {
+            (Some(embedder), Some(path)) => match VectorCache::open(path, embedder.dim(), embedder.model_id()) {
                 Ok(cache) => Some(cache),
                 Err(error) => {
                     tracing::warn!(%error, "vector cache unusable; every import embeds all its entries");
@@ -179,6 +179,13 @@ impl KnowledgeBase {
     /// The directory of the index.
     pub fn path(&self) -> &Path {
         &self.index.path
+    }
+
+    /// Whether nothing was ever written to this index (see [`KnowledgeBase::import_bundled`]): a
+    /// new data directory. An index whose documents were all deleted is not new, so an operator
+    /// who removed the bundled data does not get it back at the next start.
+    pub fn is_new(&self) -> Result<bool, KbError> {
+        self.index.is_new()
     }
 
     /// Number of index entries (a staff document counts once per passage).

@@ -151,8 +151,9 @@ impl Fields {
         })
     }
 
-    /// The tantivy document for an entry, with its vector if it has one.
-    pub fn to_document(&self, entry: &Entry, vector: Option<&[f32]>) -> TantivyDocument {
+    /// The tantivy document for an entry, with its vector (as `dense::encode_stored` wrote it) if
+    /// it has one.
+    pub fn to_document(&self, entry: &Entry, stored_vector: Option<&[u8]>) -> TantivyDocument {
         let mut doc = TantivyDocument::new();
         doc.add_text(self.id, &entry.id);
         doc.add_text(self.doc_id, &entry.doc_id);
@@ -187,8 +188,8 @@ impl Fields {
             }
             doc.add_bool(self.online_booking, s.online_booking);
         }
-        if let Some(vector) = vector {
-            doc.add_bytes(self.embedding, &crate::dense::encode(vector));
+        if let Some(vector) = stored_vector {
+            doc.add_bytes(self.embedding, vector);
         }
         doc
     }

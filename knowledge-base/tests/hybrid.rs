@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use govassist_kb::{KbOptions, KnowledgeBase};
+use govassist_kb::embed::EmbedderOptions;
+use govassist_kb::{Embedder, KbOptions, KnowledgeBase};
 
 const ITEMS: &[(&str, &str, &str)] = &[
     ("DL1", "外国人申领机动车驾驶证（小型汽车）", "持外国驾驶证的外国人，在华居留期间申领中国驾驶证"),
@@ -93,6 +94,48 @@ fn entries_imported_without_a_model_get_vectors_when_a_model_comes() {
     assert_eq!(kb.missing_vectors(), 0);
     assert_eq!(kb.doc_count(), ITEMS.len() as u64, "rewritten, not duplicated");
     assert_eq!(top(&kb, "getting married")[0], "MR1");
+}
+
+/// Vectors are only comparable within one model: an index written with another model (here the
+/// same file with a different truncation, which changes vectors) has its vectors re-made.
+#[test]
+fn vectors_of_another_model_count_as_missing_and_are_remade() {
+    let dir = tempfile::tempdir().unwrap();
+    hybrid(dir.path()).import_paths(&[write_items(dir.path(), ITEMS)]).unwrap();
+
+    let other = Arc::new(
+        Embedder::load_with(
+            &common::model_path(),
+            EmbedderOptions { max_tokens: 64, ..EmbedderOptions::default() },
+        )
+        .unwrap(),
+    );
+    assert_ne!(other.model_id(), common::embedder().model_id());
+    let open_other = |repair_vectors| {
+        KnowledgeBase::open_with(
+            &dir.path().join("index"),
+            KbOptions {
+                embedder: Some(other.clone()),
+                vector_cache: Some(dir.path().join("vectors.bin")),
+                progress: None,
+                repair_vectors,
+            },
+        )
+        .unwrap()
+    };
+    assert_eq!(open_other(false).missing_vectors(), ITEMS.len() as u64);
+    let repaired = open_other(true);
+    assert_eq!(repaired.missing_vectors(), 0);
+    assert_eq!(repaired.doc_count(), ITEMS.len() as u64);
+    assert_eq!(top(&repaired, "getting married")[0], "MR1");
+    drop(repaired);
+    // Back with the first model: its vectors were replaced, so they are missing again.
+    let first = KnowledgeBase::open_with(
+        &dir.path().join("index"),
+        KbOptions { embedder: Some(common::embedder()), ..KbOptions::default() },
+    )
+    .unwrap();
+    assert_eq!(first.missing_vectors(), ITEMS.len() as u64);
 }
 
 #[test]

@@ -140,6 +140,24 @@ fn index_persists_across_reopen() {
     assert_eq!(hits[0].phone.as_deref(), Some("1999"));
 }
 
+/// The server imports the bundled data into a *new* index only: an index whose documents were
+/// all deleted stays empty.
+#[test]
+fn an_index_emptied_by_deletions_is_not_new() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let kb = KnowledgeBase::open(&tmp.path().join("index")).expect("open");
+    assert!(kb.is_new().unwrap());
+    kb.import_paths(&[write(tmp.path(), "faq.jsonl", &faq("GIP_7", "公園開放時間", "每日上午六時開放"))])
+        .expect("import");
+    assert!(!kb.is_new().unwrap());
+    kb.import_paths(&[write(tmp.path(), "del.jsonl", r#"{"id":"GIP_7","deleted":true}"#)])
+        .expect("delete");
+    assert_eq!(kb.doc_count(), 0);
+    assert!(!kb.is_new().unwrap());
+    drop(kb);
+    assert!(!KnowledgeBase::open(&tmp.path().join("index")).unwrap().is_new().unwrap());
+}
+
 #[test]
 fn missing_path_fails_before_writing_anything() {
     let tmp = tempfile::tempdir().expect("tempdir");

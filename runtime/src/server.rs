@@ -100,14 +100,14 @@ pub async fn build_state(config: Config, options: StartOptions) -> Result<AppSta
 /// How a command uses the knowledge base.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Search only: the index is not written (beyond the first-run import of an empty one).
+    /// Search only: the index is not written (beyond the first import of the bundled data into a new one).
     ReadOnly,
     /// The server and imports: entries without vectors are embedded and rewritten at open.
     ReadWrite,
 }
 
 /// Opens the index with the configured embedding model (fetched into the cache first if needed),
-/// importing the bundled knowledge base on first run.
+/// importing the bundled knowledge base into a new index.
 pub async fn open_knowledge_base(config: &Config, access: Access) -> Result<KnowledgeBase> {
     let index_dir = config.index_dir();
     let mut options = knowledge_base_options(config).await?;
@@ -117,8 +117,9 @@ pub async fn open_knowledge_base(config: &Config, access: Access) -> Result<Know
             .with_context(|| format!("cannot create the index directory {}", index_dir.display()))?;
         let kb = KnowledgeBase::open_with(&index_dir, options)
             .with_context(|| format!("cannot open the knowledge-base index in {}", index_dir.display()))?;
-        if kb.doc_count() == 0 {
-            tracing::info!(dir = %index_dir.display(), "empty index: importing the bundled knowledge base");
+        // Only into a new index: an operator who deleted the bundled documents keeps them deleted.
+        if kb.is_new().context("cannot read the knowledge-base index")? {
+            tracing::info!(dir = %index_dir.display(), "new index: importing the bundled knowledge base");
             let started = Instant::now();
             let report = kb.import_bundled().context("cannot import the bundled knowledge base")?;
             tracing::info!(

@@ -204,6 +204,23 @@ pub struct Embedder {
     tokenizer: Tokenizer,
     model: Bert,
     options: EmbedderOptions,
+    model_id: ModelId,
+}
+
+/// Which model (file and options) made a vector. Vectors of different models are not comparable,
+/// even at the same dimension, so every stored vector carries the id of the model that made it
+/// and vectors of another model count as missing. It is a digest of the model file's bytes and of
+/// the options that change vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ModelId(pub [u8; 8]);
+
+impl std::fmt::Display for ModelId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Embedder {
@@ -261,11 +278,27 @@ impl Embedder {
             LoadError::Tensor(source) => EmbedError::Inference(source),
         })?;
         let tokenizer = Tokenizer::new(&container.vocab, container.norm);
+        let model_id = {
+            use sha2::{Digest, Sha256};
+            let digest = Sha256::new()
+                .chain_update(&bytes)
+                .chain_update((options.max_tokens as u64).to_le_bytes())
+                .finalize();
+            let mut id = [0; 8];
+            id.copy_from_slice(&digest[..8]);
+            ModelId(id)
+        };
         Ok(Embedder {
             tokenizer,
             model,
             options,
+            model_id,
         })
+    }
+
+    /// The identity of this model's vectors; see [`ModelId`].
+    pub fn model_id(&self) -> ModelId {
+        self.model_id
     }
 
     /// Dimension of the vectors ([`EMBEDDING_DIM`]).
