@@ -87,6 +87,21 @@ pub struct ServiceItemFields {
     pub topics: Vec<String>,
     /// 办事指南URL
     pub guide_url: Option<String>,
+    /// The 12-digit 基本编码 inside the item's 实施编码 (`<18-character agency code><level
+    /// digit><基本编码>[sub-item]`): the province's, the city's and the districts' versions of one
+    /// service share it, even when their 事项名称 differ. `None` for ids of another shape.
+    #[serde(default)]
+    pub base_code: Option<String>,
+}
+
+/// The 基本编码 of a 实施编码; see [`ServiceItemFields::base_code`].
+pub fn base_code(item_id: &str) -> Option<&str> {
+    let bytes = item_id.as_bytes();
+    let agency_ok = bytes.len() >= 31
+        && bytes[..18]
+            .iter()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+    (agency_ok && bytes[18..31].iter().all(u8::is_ascii_digit)).then(|| &item_id[19..31])
 }
 
 impl ServiceItemFields {
@@ -284,6 +299,7 @@ fn service_item(r: ServiceItemRecord) -> Result<Entry, RecordError> {
         audience: r.audience.unwrap_or_default(),
         topics: r.topics.unwrap_or_default(),
         guide_url: r.guide_url.clone(),
+        base_code: base_code(&id).map(str::to_string),
     };
     let mut keywords: Vec<String> = r.catalog_name.into_iter().filter(|c| *c != name).collect();
     keywords.extend(fields.topics.iter().cloned());
@@ -527,6 +543,17 @@ mod tests {
         for (line, expected) in cases {
             let err = parse_record(line).expect_err(line).to_string();
             assert!(err.contains(expected), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn variants_of_one_service_share_a_base_code() {
+        let province = "114400000069401674244010901400406"; // a sub-item (…06) at province level
+        let city = "11440100007483180K3440109014004";
+        assert_eq!(base_code(province), Some("440109014004"));
+        assert_eq!(base_code(city), base_code(province));
+        for other in ["GIP_123", "X1", "11440100007483180K344010901400", "11440100007483180k3440109014004"] {
+            assert_eq!(base_code(other), None, "{other}");
         }
     }
 

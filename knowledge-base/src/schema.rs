@@ -46,6 +46,8 @@ pub struct Fields {
     pub online_booking: Field,
     pub audience: Field,
     pub topics: Field,
+    /// A service item's 基本编码, exact: its province, city and district variants share it.
+    pub base_code: Field,
     pub embedding: Field,
 }
 
@@ -90,6 +92,7 @@ pub fn build() -> Schema {
         b.add_text_field(name, analysed(true));
     }
     b.add_bool_field("online_booking", INDEXED | STORED);
+    b.add_text_field("base_code", STRING | STORED);
     b.add_bytes_field("embedding", STORED);
     b.build()
 }
@@ -130,6 +133,7 @@ impl Fields {
             online_booking: field("online_booking")?,
             audience: field("audience")?,
             topics: field("topics")?,
+            base_code: field("base_code")?,
             embedding: field("embedding")?,
         })
     }
@@ -155,6 +159,7 @@ impl Fields {
     /// it has one.
     pub fn to_document(&self, entry: &Entry, stored_vector: Option<&[u8]>) -> TantivyDocument {
         let mut doc = TantivyDocument::new();
+        let mut base_code = None;
         doc.add_text(self.id, &entry.id);
         doc.add_text(self.doc_id, &entry.doc_id);
         doc.add_text(self.kind, entry.kind.as_str());
@@ -187,6 +192,10 @@ impl Fields {
                 }
             }
             doc.add_bool(self.online_booking, s.online_booking);
+            base_code = s.base_code.clone();
+        }
+        if let Some(code) = base_code {
+            doc.add_text(self.base_code, code);
         }
         if let Some(vector) = stored_vector {
             doc.add_bytes(self.embedding, vector);
@@ -227,6 +236,7 @@ impl Fields {
             audience: all(self.audience),
             topics: all(self.topics),
             guide_url: text(self.url),
+            base_code: text(self.base_code),
         });
         Entry {
             id: text(self.id).unwrap_or_default(),

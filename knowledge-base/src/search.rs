@@ -12,10 +12,12 @@
 //! comparable within one result list only. A query that shares no term with the index has no hits
 //! (dense search alone would always return the "least unrelated" entries).
 
+use std::collections::{HashMap, HashSet};
+
 use serde::Serialize;
-use tantivy::collector::TopDocs;
+use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{DocAddress, TantivyDocument, Term};
 
 use crate::document::{DocKind, ServiceItemFields};
@@ -163,27 +165,104 @@ pub(crate) fn run(
         }
         _ => lexical,
     };
-    ranked
-        .into_iter()
-        .take(k)
-        .map(|(score, address)| {
-            let doc: TantivyDocument = searcher
-                .doc(address)
-                .map_err(|e| KbError::index("reading a hit", &index.path, e))?;
-            let entry = f.to_entry(&doc);
-            Ok(Hit {
-                id: entry.id,
-                doc_id: entry.doc_id,
-                kind: entry.kind,
-                title: entry.title,
-                passage: entry.passage,
-                score,
-                url: entry.url,
-                phone: entry.phone,
-                service: entry.service,
-            })
+    let read_hit = |address: DocAddress, score: f32| -> Result<Hit, KbError> {
+        let doc: TantivyDocument = searcher
+            .doc(address)
+            .map_err(|e| KbError::index("reading a hit", &index.path, e))?;
+        let entry = f.to_entry(&doc);
+        Ok(Hit {
+            id: entry.id,
+            doc_id: entry.doc_id,
+            kind: entry.kind,
+            title: entry.title,
+            passage: entry.passage,
+            score,
+            url: entry.url,
+            phone: entry.phone,
+            service: entry.service,
         })
-        .collect()
+    };
+    let candidates: HashMap<DocAddress, usize> =
+        ranked.iter().enumerate().map(|(rank, &(_, a))| (a, rank)).collect();
+    let mut hits = Vec::with_capacity(k);
+    let mut placed = HashSet::new();
+    for &(score, address) in &ranked {
+        if hits.len() == k {
+            break;
+        }
+        if !placed.insert(address) {
+            continue;
+        }
+        let hit = read_hit(address, score)?;
+        let base_code = hit.service.as_ref().and_then(|s| s.base_code.clone());
+        let agency_code = agency_code(&hit.id).to_string();
+        hits.push(hit);
+        let Some(base_code) = base_code.filter(|_| field.is_none()) else {
+            continue;
+        };
+        // The same service at other levels (province, city, district) follows the item, with its
+        // score: a citizen asking about a service sees each counter that handles it.
+        let others: Vec<DocAddress> =
+            variants(index, &searcher, &base_code, &agency_code, &candidates)?
+                .into_iter()
+                .filter(|a| !placed.contains(a))
+                .take(MAX_VARIANTS)
+                .collect();
+        for variant in others {
+            if hits.len() == k {
+                break;
+            }
+            placed.insert(variant);
+            hits.push(read_hit(variant, score)?);
+        }
+    }
+    Ok(hits)
+}
+
+/// Variants pulled up after an item, at most: enough for a province's and a city's version, not
+/// so many that one service fills the page.
+const MAX_VARIANTS: usize = 2;
+
+/// The agency part (first 18 characters) of a 实施编码; see [`ServiceItemFields::base_code`].
+fn agency_code(item_id: &str) -> &str {
+    item_id.get(..18).unwrap_or(item_id)
+}
+
+/// The other agencies' versions of a service: items sharing `base_code` (see
+/// [`ServiceItemFields::base_code`]) whose agency is not `own_agency` (an agency's own sub-items
+/// are different services), one per agency; those the query found first, best ranked first.
+fn variants(
+    index: &KbIndex,
+    searcher: &tantivy::Searcher,
+    base_code: &str,
+    own_agency: &str,
+    candidates: &HashMap<DocAddress, usize>,
+) -> Result<Vec<DocAddress>, KbError> {
+    let failed = |e| KbError::index("finding an item's variants", &index.path, e);
+    let query = TermQuery::new(
+        Term::from_field_text(index.fields.base_code, base_code),
+        IndexRecordOption::Basic,
+    );
+    let mut found: Vec<(usize, DocAddress)> = searcher
+        .search(&query, &DocSetCollector)
+        .map_err(failed)?
+        .into_iter()
+        .map(|a| (candidates.get(&a).copied().unwrap_or(usize::MAX), a))
+        .collect();
+    found.sort();
+    let mut agencies = HashSet::from([own_agency.to_string()]);
+    let mut variants = Vec::new();
+    for (_, address) in found {
+        let doc: TantivyDocument = searcher.doc(address).map_err(failed)?;
+        let id = doc
+            .get_first(index.fields.id)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        if agencies.insert(agency_code(id).to_string()) {
+            variants.push(address);
+        }
+    }
+    Ok(variants)
 }
 
 /// Reciprocal-rank fusion of two rankings (best first), best first; ties keep the lexical order.

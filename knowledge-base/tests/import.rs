@@ -188,3 +188,32 @@ fn directories_are_walked_and_other_files_ignored() {
     assert_eq!(report.problems.len(), 1);
     assert!(report.problems[0].message.contains("unsupported file type"));
 }
+
+/// A service handled at several levels (same 基本编码 in the 实施编码, different agency) is
+/// returned with its variants right after it; an agency's other sub-items are not variants.
+#[test]
+fn variants_of_a_service_at_other_levels_follow_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let kb = KnowledgeBase::open(&tmp.path().join("index")).expect("open");
+    let province = "114400000069401674244010901400406";
+    // Same agency and 基本编码, another sub-item: a different service, so not pulled up.
+    let province_sibling = "114400000069401674244010901400405";
+    let city = "11440100007483180K3440109014004";
+    let unrelated = "11440100007483180K3440109014009";
+    let items = [
+        item(province, "律师事务所联营变更许可（协议联营续延）"),
+        item(province_sibling, "律师事务所联营变更许可（合伙联营协议变更审核）"),
+        item(city, "律所联营变更"),
+        item(unrelated, "律师事务所联营设立许可"),
+    ];
+    kb.import_paths(&[write(tmp.path(), "items.jsonl", &items.join("\n"))])
+        .expect("import");
+    let hits = kb.search("协议联营续延", 4).expect("search");
+    let ids: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(&ids[..2], [province, city], "{ids:?}");
+    assert_eq!(hits[1].score, hits[0].score, "a variant carries its item's score");
+    assert_eq!(
+        hits[0].service.as_ref().and_then(|s| s.base_code.as_deref()),
+        Some("440109014004")
+    );
+}

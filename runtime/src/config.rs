@@ -81,6 +81,11 @@ pub struct LlmConfig {
 pub struct SkillsConfig {
     /// Installed skills (`<dir>/<name>/skill.toml`); defaults to `<data_dir>/skills`.
     pub dir: Option<PathBuf>,
+    /// Largest component accepted by `PUT /v1/skills/{name}`, in bytes (this route's body limit).
+    pub max_component_bytes: usize,
+    /// How often the skills directory is checked for added, changed and removed skills, in
+    /// milliseconds; 0 turns the watcher off.
+    pub watch_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -140,7 +145,7 @@ impl Default for LlmConfig {
 
 impl Default for SkillsConfig {
     fn default() -> Self {
-        Self { dir: None }
+        Self { dir: None, max_component_bytes: 20 * 1024 * 1024, watch_interval_ms: 1000 }
     }
 }
 

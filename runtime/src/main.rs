@@ -36,6 +36,32 @@ enum Command {
     /// Build, list and run skills.
     #[command(subcommand)]
     Skill(SkillCommand),
+    /// Measure performance.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Invoke one installed skill many times on several threads (full call path, audit log into a
+    /// scratch database); prints a table and, last, `{"p50_us":…,"p99_us":…,"invocations_per_s":…}`.
+    Skills {
+        #[arg(long, default_value = "template")]
+        skill: String,
+        /// The skill's arguments as a JSON object.
+        #[arg(long, default_value = r#"{"name":"Li"}"#)]
+        input: String,
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// Measured invocations, over all threads.
+        #[arg(long, short = 'n', default_value_t = 20_000)]
+        invocations: usize,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Skills directory (default: the configured one).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -183,6 +209,14 @@ fn run(command: Command, mut config: Config) -> Result<()> {
         }
         Command::Kb(command) => runtime.block_on(run_kb(command, config)),
         Command::Skill(command) => run_skill(command, config, &runtime),
+        Command::Bench(BenchCommand::Skills { skill, input, lang, invocations, threads, dir }) => {
+            let input = serde_json::from_str(&input).context("--input is not valid JSON")?;
+            let options = govassist_skill_host::bench::BenchOptions { skill, input, lang, invocations, threads, warmup: 200 };
+            let report = govassist::state::bench_skills(&dir.unwrap_or_else(|| config.skills_dir()), &options)?;
+            print!("{}", report.table());
+            println!("{}", report.summary_json());
+            Ok(())
+        }
     }
 }
 
@@ -268,7 +302,7 @@ fn run_skill(command: SkillCommand, config: Config, runtime: &tokio::runtime::Ru
             let input: serde_json::Value = serde_json::from_str(&input)
                 .context("--input is not valid JSON; pass an object such as '{\"size\":\"small\"}'")?;
             let host = skill_host(&config, runtime)?;
-            let outcome = host.invoke(&name, &input, &lang)?;
+            let outcome = host.invoke_as("cli", &name, &input, &lang, &[])?;
             println!("{}", serde_json::to_string_pretty(&outcome)?);
             Ok(())
         }

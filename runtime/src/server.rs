@@ -92,6 +92,7 @@ pub async fn build_state(config: Config, options: StartOptions) -> Result<AppSta
             .with_context(|| format!("cannot open {}", config.database_path().display()))?,
     );
     let skills = Arc::new(load_skills(&config.skills_dir(), kb.clone(), store.clone())?);
+    manage_skills_dir(&config, &skills);
     let engine = if options.load_model { Some(Arc::new(load_engine(&config).await?)) } else { None };
 
     Ok(AppState { config, kb, engine, skills, store, metrics: Default::default() })
@@ -185,6 +186,19 @@ fn embedding_progress_bar() -> govassist_kb::ProgressFn {
             bar.reset();
         }
     })
+}
+
+/// Lets the skill host manage the configured skills directory (deployments are written there)
+/// and, unless `skills.watch_interval_ms` is 0, follow it for skills added, changed or removed by
+/// hand. Idempotent.
+pub fn manage_skills_dir(config: &Config, skills: &Arc<SkillHost>) {
+    let dir = config.skills_dir();
+    match config.skills.watch_interval_ms {
+        0 => skills.manage(&dir),
+        ms => {
+            skills.watch(&dir, std::time::Duration::from_millis(ms));
+        }
+    }
 }
 
 pub fn load_skills(dir: &Path, kb: Arc<KnowledgeBase>, store: Arc<Store>) -> Result<SkillHost> {

@@ -1,15 +1,18 @@
 //! What every request handler can reach, built once at start-up and passed
 //! explicitly (no globals).
 
+use std::path::Path;
 use std::sync::Arc;
 
+use anyhow::Context;
 use govassist_kb::KnowledgeBase;
 use govassist_llm::Engine;
-use govassist_skill_host::{HostServices, KbHit, SkillHost};
+use govassist_skill_host::bench::{BenchOptions, BenchReport};
+use govassist_skill_host::{HostServices, InvocationRecord, KbHit, SkillHost};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{unix_ms, AuditEntry, Store};
 
 pub struct AppState {
     pub config: Config,
@@ -57,4 +60,69 @@ impl HostServices for SkillServices {
             false
         })
     }
+
+    fn record_invocation(&self, record: &InvocationRecord<'_>) {
+        self.store.audit(audit_entry(record));
+    }
+}
+
+fn audit_entry(r: &InvocationRecord<'_>) -> AuditEntry {
+    AuditEntry {
+        time_ms: unix_ms(r.at),
+        skill: r.skill.to_owned(),
+        version: r.version.map(str::to_owned),
+        caller: r.caller.to_owned(),
+        duration_us: i64::try_from(r.duration_us).unwrap_or(i64::MAX),
+        outcome: r.outcome.to_owned(),
+        error_code: r.error_code.map(str::to_owned),
+    }
+}
+
+/// What skills get when they run outside the server without a knowledge base
+/// (`govassist bench skills`): their key-value store and the audit log;
+/// `kb-search` finds nothing.
+pub struct StoreServices {
+    pub store: Arc<Store>,
+}
+
+impl HostServices for StoreServices {
+    fn kb_search(&self, _query: &str, _k: u32) -> Vec<KbHit> {
+        Vec::new()
+    }
+
+    fn kv_get(&self, skill: &str, key: &str) -> Option<Vec<u8>> {
+        self.store.kv_get(skill, key).ok().flatten()
+    }
+
+    fn kv_put_if(&self, skill: &str, key: &str, expect: Option<&[u8]>, value: &[u8]) -> bool {
+        self.store.kv_put_if(skill, key, expect, value).unwrap_or(false)
+    }
+
+    fn record_invocation(&self, record: &InvocationRecord<'_>) {
+        self.store.audit(audit_entry(record));
+    }
+}
+
+/// `govassist bench skills`: load the skills in `skills_dir` and measure
+/// `options.skill` through the whole call path, audit log included (into a
+/// scratch database, so the real audit log gets no benchmark rows).
+pub fn bench_skills(skills_dir: &Path, options: &BenchOptions) -> anyhow::Result<BenchReport> {
+    let scratch = std::env::temp_dir().join(format!("govassist-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+    let result = (|| -> anyhow::Result<BenchReport> {
+        let store = Arc::new(Store::open(&scratch.join("bench.sqlite3"))?);
+        let host = SkillHost::new(Arc::new(StoreServices { store: store.clone() }))?;
+        for loaded in host.load_dir(skills_dir) {
+            if let Err(error) = loaded {
+                tracing::warn!(%error, "skill not loaded");
+            }
+        }
+        let report = govassist_skill_host::bench::run(&host, options).with_context(|| {
+            format!("cannot benchmark skill `{}` from {}", options.skill, skills_dir.display())
+        })?;
+        store.audit_flush();
+        Ok(report)
+    })();
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
 }

@@ -1,13 +1,23 @@
-//! Durable state in one SQLite file: for now each skill's key-value namespace.
+//! Durable state in one SQLite file: each skill's key-value namespace and the
+//! skill audit log.
 //!
 //! Everything the host persists goes through [`Store`], so that moving shared
 //! state to PostgreSQL for a multi-replica city deployment means one new
 //! implementation of this module, not edits across the code base.
+//!
+//! Audit records are queued by the invoking thread (a channel send) and
+//! written by one background thread in batches, one transaction per batch, so
+//! an invocation never waits for SQLite. [`Store::audit_recent`] flushes the
+//! queue first, so a reader sees every call that returned before it asked.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -15,13 +25,48 @@ pub enum StoreError {
     Open { path: String, source: rusqlite::Error },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("cannot start the audit writer thread: {0}")]
+    Thread(String),
 }
 
 pub struct Store {
     // One connection behind a mutex: SQLite serialises writers anyway, and the
     // compare-and-set below must read and write under one lock.
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
+    /// The audit queue (`None` only while dropping) and its writer thread.
+    audit_tx: Option<SyncSender<AuditMessage>>,
+    audit_writer: Option<JoinHandle<()>>,
 }
+
+/// One skill invocation in the audit log: never its input, output or
+/// personal fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// When the call started, in milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    pub skill: String,
+    /// `None` when no such skill was installed.
+    pub version: Option<String>,
+    /// `http`, `cli`, `chat`, `bench`, …
+    pub caller: String,
+    pub duration_us: i64,
+    /// `done`, `need_input`, `failed` or `error`.
+    pub outcome: String,
+    /// The error code when `outcome` is `error`.
+    pub error_code: Option<String>,
+}
+
+/// Most records written in one transaction.
+const AUDIT_BATCH: usize = 1024;
+/// Records queued before an invoking thread waits for the writer (back
+/// pressure, never a silently lost record).
+const AUDIT_QUEUE: usize = 16 * 1024;
+
+enum AuditMessage {
+    Record(AuditEntry),
+    Flush(mpsc::Sender<()>),
+}
+
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -37,9 +82,66 @@ impl Store {
                  key   TEXT NOT NULL,
                  value BLOB NOT NULL,
                  PRIMARY KEY (skill, key)
-             ) WITHOUT ROWID;",
+             ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS skill_audit (
+                 id          INTEGER PRIMARY KEY,
+                 time_ms     INTEGER NOT NULL,
+                 skill       TEXT NOT NULL,
+                 version     TEXT,
+                 caller      TEXT NOT NULL,
+                 duration_us INTEGER NOT NULL,
+                 outcome     TEXT NOT NULL,
+                 error_code  TEXT
+             );
+             CREATE INDEX IF NOT EXISTS skill_audit_by_skill ON skill_audit (skill, id);",
         )?;
-        Ok(Self { conn: Mutex::new(conn) })
+        let conn = Arc::new(Mutex::new(conn));
+        let (tx, rx) = mpsc::sync_channel(AUDIT_QUEUE);
+        let writer_conn = Arc::clone(&conn);
+        let writer = std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || audit_writer(&writer_conn, &rx))
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
+        Ok(Self { conn, audit_tx: Some(tx), audit_writer: Some(writer) })
+    }
+
+    /// Queue one audit record; written within milliseconds by the writer thread.
+    pub fn audit(&self, entry: AuditEntry) {
+        let Some(tx) = &self.audit_tx else { return };
+        if tx.send(AuditMessage::Record(entry)).is_err() {
+            tracing::error!("the audit writer has stopped; an audit record was lost");
+        }
+    }
+
+    /// Wait until every record queued so far is in the database.
+    pub fn audit_flush(&self) {
+        let Some(tx) = &self.audit_tx else { return };
+        let (done_tx, done_rx) = mpsc::channel();
+        if tx.send(AuditMessage::Flush(done_tx)).is_ok() {
+            let _ = done_rx.recv();
+        }
+    }
+
+    /// The newest `limit` audit records (of `skill`, if given), newest first.
+    pub fn audit_recent(&self, limit: usize, skill: Option<&str>) -> Result<Vec<AuditEntry>, StoreError> {
+        self.audit_flush();
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT time_ms, skill, version, caller, duration_us, outcome, error_code
+             FROM skill_audit WHERE (?1 IS NULL OR skill = ?1) ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![skill, limit as i64], |row| {
+            Ok(AuditEntry {
+                time_ms: row.get(0)?,
+                skill: row.get(1)?,
+                version: row.get(2)?,
+                caller: row.get(3)?,
+                duration_us: row.get(4)?,
+                outcome: row.get(5)?,
+                error_code: row.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -89,6 +191,89 @@ impl Store {
     }
 }
 
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer drain it and stop.
+        drop(self.audit_tx.take());
+        if let Some(writer) = self.audit_writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// How long the writer lets records gather while calls keep coming. While it
+/// sleeps, queueing a record is a plain channel send: no thread is woken.
+const AUDIT_GATHER: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The writer thread: block until a record comes (idle), then write what is
+/// queued (up to a batch per transaction, with a cached statement), sleep a
+/// little so that more gather, and repeat until the queue is found empty.
+fn audit_writer(conn: &Mutex<Connection>, rx: &Receiver<AuditMessage>) {
+    let mut batch = Vec::with_capacity(AUDIT_BATCH);
+    let mut waiting = Vec::new();
+    let mut next = rx.recv().ok();
+    while let Some(first) = next.take() {
+        let mut message = Some(first);
+        while let Some(m) = message.take() {
+            match m {
+                AuditMessage::Record(entry) => batch.push(entry),
+                AuditMessage::Flush(done) => waiting.push(done),
+            }
+            if batch.len() == AUDIT_BATCH {
+                write_batch(conn, &mut batch);
+            }
+            message = rx.try_recv().ok();
+        }
+        write_batch(conn, &mut batch);
+        for done in waiting.drain(..) {
+            let _ = done.send(());
+        }
+        next = match rx.try_recv() {
+            Ok(m) => Some(m),
+            Err(mpsc::TryRecvError::Disconnected) => None,
+            Err(mpsc::TryRecvError::Empty) => {
+                std::thread::sleep(AUDIT_GATHER);
+                match rx.try_recv() {
+                    Ok(m) => Some(m),
+                    Err(mpsc::TryRecvError::Disconnected) => None,
+                    // Nothing came: idle until something does.
+                    Err(mpsc::TryRecvError::Empty) => rx.recv().ok(),
+                }
+            }
+        };
+    }
+}
+
+fn write_batch(conn: &Mutex<Connection>, batch: &mut Vec<AuditEntry>) {
+    if batch.is_empty() {
+        return;
+    }
+    let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+    if let Err(error) = write_audit(&mut conn, batch) {
+        tracing::error!(%error, records = batch.len(), "cannot write skill audit records");
+    }
+    batch.clear();
+}
+
+fn write_audit(conn: &mut Connection, batch: &[AuditEntry]) -> Result<(), rusqlite::Error> {
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO skill_audit (time_ms, skill, version, caller, duration_us, outcome, error_code)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for e in batch {
+            insert.execute(params![e.time_ms, e.skill, e.version, e.caller, e.duration_us, e.outcome, e.error_code])?;
+        }
+    }
+    tx.commit()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +292,53 @@ mod tests {
         }
         let reopened = Store::open(&path).unwrap();
         assert_eq!(reopened.kv_get("booking", "slot").unwrap().as_deref(), Some(&b"c"[..]));
+    }
+
+    fn entry(skill: &str, n: i64) -> AuditEntry {
+        AuditEntry {
+            time_ms: 1_700_000_000_000 + n,
+            skill: skill.into(),
+            version: Some("0.1.0".into()),
+            caller: "http".into(),
+            duration_us: n,
+            outcome: if n % 2 == 0 { "done" } else { "error" }.into(),
+            error_code: (n % 2 == 1).then(|| "skill_timeout".into()),
+        }
+    }
+
+    #[test]
+    fn audit_records_are_batched_read_newest_first_and_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        {
+            let store = Store::open(&path).unwrap();
+            for n in 0..5000 {
+                store.audit(entry(if n % 10 == 0 { "a" } else { "b" }, n));
+            }
+            let newest = store.audit_recent(3, None).unwrap();
+            assert_eq!(newest, [entry("b", 4999), entry("b", 4998), entry("b", 4997)]);
+            let a = store.audit_recent(1000, Some("a")).unwrap();
+            assert_eq!(a.len(), 500);
+            assert_eq!(a[0], entry("a", 4990));
+            store.audit(entry("c", 1));
+        } // dropped: the queue is drained before the writer stops
+        let reopened = Store::open(&path).unwrap();
+        assert_eq!(reopened.audit_recent(1, None).unwrap(), [entry("c", 1)]);
+    }
+
+    #[test]
+    fn queueing_an_audit_record_is_cheap() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        let n = 20_000;
+        let started = std::time::Instant::now();
+        for i in 0..n {
+            store.audit(entry("bench", i));
+        }
+        let per_record = started.elapsed() / n as u32;
+        store.audit_flush();
+        let total = started.elapsed();
+        eprintln!("audit: {per_record:?} per queued record; {n} written in {total:?}");
+        assert_eq!(store.audit_recent(n as usize + 1, None).unwrap().len(), n as usize);
     }
 }

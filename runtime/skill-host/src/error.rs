@@ -65,6 +65,25 @@ pub enum SkillError {
 
     #[error("the WebAssembly engine could not start: {reason}")]
     Engine { reason: String },
+
+    #[error("skill `{skill}` overflowed its call stack (unbounded recursion?)")]
+    StackOverflow { skill: String },
+
+    #[error("the URL names skill `{url}` but the manifest names `{manifest}`; deploy to /v1/skills/{manifest} or fix `name` in skill.toml")]
+    NameMismatch { url: String, manifest: String },
+
+    #[error("skill `{skill}` {current} is installed and {new} is older; deploy a newer version, or pass allow_downgrade=true to go back on purpose (or use rollback)")]
+    VersionDowngrade {
+        skill: String,
+        current: String,
+        new: String,
+    },
+
+    #[error("skill `{name}` has no previous version to roll back to")]
+    NoPreviousVersion { name: String },
+
+    #[error("this skill host manages no skills directory, so it cannot deploy, roll back or remove skills")]
+    NotManaged,
 }
 
 impl SkillError {
@@ -86,6 +105,11 @@ impl SkillError {
             SkillError::ToolchainMissing { .. } => "toolchain_missing",
             SkillError::BuildFailed { .. } => "build_failed",
             SkillError::Engine { .. } => "engine",
+            SkillError::StackOverflow { .. } => "skill_stack_overflow",
+            SkillError::NameMismatch { .. } => "skill_name_mismatch",
+            SkillError::VersionDowngrade { .. } => "version_downgrade",
+            SkillError::NoPreviousVersion { .. } => "no_previous_version",
+            SkillError::NotManaged => "skills_not_managed",
         }
     }
 
@@ -100,6 +124,9 @@ impl SkillError {
                 | SkillError::InputTooLarge { .. }
                 | SkillError::InvalidManifest { .. }
                 | SkillError::InvalidComponent { .. }
+                | SkillError::NameMismatch { .. }
+                | SkillError::VersionDowngrade { .. }
+                | SkillError::NoPreviousVersion { .. }
         )
     }
 

@@ -26,6 +26,29 @@ pub trait HostServices: Send + Sync + 'static {
     /// Compare-and-set in `skill`'s own namespace: store `value` only if the
     /// current value equals `expect` (`None`: the key must be absent).
     fn kv_put_if(&self, skill: &str, key: &str, expect: Option<&[u8]>, value: &[u8]) -> bool;
+    /// Record one finished invocation in the audit log. Called on the
+    /// invoking thread after every call, so it must be cheap (queue the
+    /// record, write it elsewhere). The default records nothing.
+    fn record_invocation(&self, _record: &InvocationRecord<'_>) {}
+}
+
+/// What the audit log keeps about one invocation: who called which skill,
+/// when, for how long, and how it ended. Never the input, the output or
+/// personal fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvocationRecord<'a> {
+    /// When the call started.
+    pub at: std::time::SystemTime,
+    pub skill: &'a str,
+    /// `None` when no skill of that name was installed.
+    pub version: Option<&'a str>,
+    /// Who asked: `"http"`, `"cli"`, `"chat"`, `"bench"`, …
+    pub caller: &'a str,
+    pub duration_us: u64,
+    /// `"done"`, `"need_input"`, `"failed"` (the skill declined) or `"error"`.
+    pub outcome: &'static str,
+    /// The [`crate::SkillError::code`] when `outcome` is `"error"`.
+    pub error_code: Option<&'static str>,
 }
 
 /// One knowledge-base hit, as the runtime's search returns it.

@@ -204,7 +204,7 @@ impl Manifest {
 }
 
 /// Skill names appear in URLs, directory names and logs: keep them plain.
-fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let ok = (1..=64).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name

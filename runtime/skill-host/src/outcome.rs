@@ -79,6 +79,8 @@ pub struct SkillSummary {
     pub capabilities: Vec<Capability>,
     pub personal_fields: Vec<String>,
     pub limits: Limits,
+    /// sha256 of the component's bytes: which build is installed.
+    pub sha256: String,
 }
 
 /// The languages skills are asked to answer in.

@@ -3,15 +3,18 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Instant, SystemTime};
 
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use crate::bindings::govassist::skill::types;
 use crate::bindings::{Skill, SkillPre};
-use crate::host::{CapabilityDenied, HostServices, HostState};
+use crate::cache::{self, CacheStatus};
+use crate::deploy::Managed;
+use crate::host::{CapabilityDenied, HostServices, HostState, InvocationRecord};
 use crate::limits::{deadline_ticks, EpochTicker};
 use crate::manifest::{Manifest, MANIFEST_FILE, MAX_MEMORY_MB};
 use crate::outcome::{normalize_lang, Outcome, SkillSummary};
@@ -28,13 +31,18 @@ pub struct SkillHost {
     linker: Linker<HostState>,
     services: Arc<dyn HostServices>,
     skills: RwLock<HashMap<String, Arc<LoadedSkill>>>,
+    /// The skills directory this host deploys into and watches (see
+    /// `deploy.rs`); the lock also serialises deployments with the watcher.
+    pub(crate) managed: Mutex<Option<Managed>>,
+    pub(crate) watching: AtomicBool,
     _ticker: EpochTicker,
 }
 
-/// A skill ready to run: compiled, linked, described.
-struct LoadedSkill {
-    manifest: Arc<Manifest>,
-    summary: SkillSummary,
+/// A skill ready to run: compiled, linked, described. Calls hold an `Arc` to
+/// it, so replacing it in the map never disturbs a call in flight.
+pub(crate) struct LoadedSkill {
+    pub(crate) manifest: Arc<Manifest>,
+    pub(crate) summary: SkillSummary,
     pre: SkillPre<HostState>,
 }
 
@@ -55,6 +63,8 @@ impl SkillHost {
             linker,
             services,
             skills: RwLock::default(),
+            managed: Mutex::new(None),
+            watching: AtomicBool::new(false),
             _ticker: ticker,
         })
     }
@@ -69,10 +79,11 @@ impl SkillHost {
         let mut dirs: Vec<_> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.join(MANIFEST_FILE).is_file())
+            .filter(|p| crate::deploy::is_skill_dir(p))
             .collect();
         dirs.sort();
-        dirs.iter()
+        let results: Vec<_> = dirs
+            .iter()
             .map(|d| {
                 let result = self.load_skill(d);
                 if let Err(e) = &result {
@@ -80,13 +91,38 @@ impl SkillHost {
                 }
                 result
             })
-            .collect()
+            .collect();
+        self.adopt_dir(dir, &dirs, &results);
+        results
     }
 
     /// Load (or replace: hot swap) the skill in `skill_dir`. Compiles the
-    /// component, links it, and calls its `describe` under the manifest's
-    /// limits; calls already running keep the old version.
+    /// component (or takes it from the precompiled cache beside it), links
+    /// it, and calls its `describe` under the manifest's limits; calls
+    /// already running keep the old version.
     pub fn load_skill(&self, skill_dir: &Path) -> Result<SkillSummary, SkillError> {
+        self.load_skill_cached(skill_dir)
+            .map(|(summary, _)| summary)
+    }
+
+    /// [`SkillHost::load_skill`], also saying whether the precompiled cache
+    /// was used.
+    pub fn load_skill_cached(
+        &self,
+        skill_dir: &Path,
+    ) -> Result<(SkillSummary, CacheStatus), SkillError> {
+        let (loaded, status) = self.prepare(skill_dir)?;
+        let summary = loaded.summary.clone();
+        self.install(loaded);
+        Ok((summary, status))
+    }
+
+    /// Validate, compile (through the cache), link and describe the skill in
+    /// `skill_dir` without installing it.
+    pub(crate) fn prepare(
+        &self,
+        skill_dir: &Path,
+    ) -> Result<(Arc<LoadedSkill>, CacheStatus), SkillError> {
         let started = Instant::now();
         let manifest = Arc::new(Manifest::load(skill_dir)?);
         let path = manifest.component_path(skill_dir);
@@ -96,8 +132,9 @@ impl SkillHost {
             reason,
         };
 
-        let component =
-            Component::from_binary(&self.engine, &bytes).map_err(|e| invalid(format!("{e:#}")))?;
+        let digest = cache::component_digest(&bytes);
+        let (component, cache_status) = cache::load_component(&self.engine, &path, &bytes, &digest)
+            .map_err(|e| invalid(format!("{e:#}")))?;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
             invalid(format!(
                 "it does not fit the govassist:skill@0.1.0 world: {e:#}"
@@ -136,21 +173,43 @@ impl SkillHost {
             capabilities: manifest.capabilities.clone(),
             personal_fields: manifest.personal_fields.clone(),
             limits: manifest.limits,
+            sha256: hex::encode(digest),
         };
-        let loaded = Arc::new(LoadedSkill {
-            manifest: Arc::clone(&manifest),
-            summary: summary.clone(),
-            pre,
-        });
-        let previous = self.write_skills().insert(manifest.name.clone(), loaded);
-        tracing::info!(
+        tracing::debug!(
             skill = %manifest.name,
             version = %manifest.version,
-            replaced = previous.map(|p| p.manifest.version.clone()),
-            load_ms = started.elapsed().as_millis() as u64,
+            cache = ?cache_status,
+            prepare_ms = started.elapsed().as_millis() as u64,
+            "skill prepared"
+        );
+        Ok((
+            Arc::new(LoadedSkill {
+                manifest,
+                summary,
+                pre,
+            }),
+            cache_status,
+        ))
+    }
+
+    /// Make `loaded` the version that new calls get (an atomic swap of one
+    /// map entry). Returns the version it replaced.
+    pub(crate) fn install(&self, loaded: Arc<LoadedSkill>) -> Option<Arc<LoadedSkill>> {
+        let name = loaded.manifest.name.clone();
+        let version = loaded.manifest.version.clone();
+        let previous = self.write_skills().insert(name.clone(), loaded);
+        tracing::info!(
+            skill = %name,
+            version = %version,
+            replaced = previous.as_ref().map(|p| p.manifest.version.clone()),
             "skill loaded"
         );
-        Ok(summary)
+        previous
+    }
+
+    /// The installed version of `name`, if any.
+    pub(crate) fn current(&self, name: &str) -> Option<Arc<LoadedSkill>> {
+        self.get(name).ok()
     }
 
     /// Remove an installed skill; calls already running finish. Returns
@@ -172,14 +231,15 @@ impl SkillHost {
     }
 
     /// Call a skill. Synchronous and CPU-bound for up to the skill's
-    /// `timeout_ms`: call it from a blocking thread.
+    /// `timeout_ms`: call it from a blocking thread. Audited with caller
+    /// `"unknown"`; prefer [`SkillHost::invoke_as`].
     pub fn invoke(
         &self,
         name: &str,
         input: &serde_json::Value,
         lang: &str,
     ) -> Result<Outcome, SkillError> {
-        self.invoke_with_personal(name, input, lang, &[])
+        self.invoke_as("unknown", name, input, lang, &[])
     }
 
     /// [`SkillHost::invoke`], also passing the user's personal fields; only
@@ -191,7 +251,64 @@ impl SkillHost {
         lang: &str,
         personal: &[(String, String)],
     ) -> Result<Outcome, SkillError> {
-        let skill = self.get(name)?;
+        self.invoke_as("unknown", name, input, lang, personal)
+    }
+
+    /// Call a skill on behalf of `caller` (`"http"`, `"cli"`, `"chat"`, …,
+    /// recorded in the audit log). Only the personal fields the manifest's
+    /// `personal_fields` lists reach the skill.
+    pub fn invoke_as(
+        &self,
+        caller: &str,
+        name: &str,
+        input: &serde_json::Value,
+        lang: &str,
+        personal: &[(String, String)],
+    ) -> Result<Outcome, SkillError> {
+        let at = SystemTime::now();
+        let started = Instant::now();
+        let skill = self.get(name).ok();
+        let result = match &skill {
+            Some(skill) => self.run(skill, input, lang, personal),
+            None => Err(SkillError::NotFound {
+                name: name.to_owned(),
+            }),
+        };
+        let duration_us = started.elapsed().as_micros() as u64;
+        let (outcome, error_code) = match &result {
+            Ok(outcome) => (outcome.status(), None),
+            Err(e) => ("error", Some(e.code())),
+        };
+        self.services.record_invocation(&InvocationRecord {
+            at,
+            skill: name,
+            version: skill.as_ref().map(|s| s.manifest.version.as_str()),
+            caller,
+            duration_us,
+            outcome,
+            error_code,
+        });
+        // Never the input or output here: they may carry personal data.
+        match &result {
+            Ok(_) => tracing::debug!(skill = name, caller, duration_us, outcome, "skill invoked"),
+            Err(e) => tracing::warn!(
+                skill = name,
+                caller,
+                duration_us,
+                code = e.code(),
+                "skill invocation failed: {e}"
+            ),
+        }
+        result
+    }
+
+    fn run(
+        &self,
+        skill: &LoadedSkill,
+        input: &serde_json::Value,
+        lang: &str,
+        personal: &[(String, String)],
+    ) -> Result<Outcome, SkillError> {
         let manifest = &skill.manifest;
         let lang = normalize_lang(lang)?;
         if !input.is_object() {
@@ -218,33 +335,15 @@ impl SkillHost {
             personal,
         };
 
-        let started = Instant::now();
         let mut store = self.new_store(manifest);
-        let result = skill
+        skill
             .pre
             .instantiate(&mut store)
             .and_then(|instance| instance.call_invoke(&mut store, &request))
             .map_err(|e| classify(e, &store, manifest))
             .and_then(|out| {
                 Outcome::from_guest(&manifest.name, out, manifest.limits.max_output_bytes)
-            });
-        let elapsed_us = started.elapsed().as_micros() as u64;
-        // Never the input or output here: they may carry personal data.
-        match &result {
-            Ok(outcome) => tracing::debug!(
-                skill = name,
-                elapsed_us,
-                status = outcome.status(),
-                "skill invoked"
-            ),
-            Err(e) => tracing::warn!(
-                skill = name,
-                elapsed_us,
-                code = e.code(),
-                "skill invocation failed: {e}"
-            ),
-        }
-        result
+            })
     }
 
     fn get(&self, name: &str) -> Result<Arc<LoadedSkill>, SkillError> {
@@ -290,6 +389,15 @@ fn new_engine() -> Result<Engine, SkillError> {
         .total_memories(POOL_INSTANCES)
         .total_tables(POOL_INSTANCES * 2)
         .max_memory_size((MAX_MEMORY_MB as usize) << 20);
+    if pagemap_scan_available() {
+        // Reset a used slot by copying back only the pages the call dirtied
+        // (found with PAGEMAP_SCAN) instead of `madvise`: the next call takes
+        // no page faults and no TLB shootdowns. Without the ioctl this would
+        // `memset` the first bytes of every memory, so only where it exists.
+        pool.pagemap_scan(wasmtime::Enabled::Yes)
+            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .table_keep_resident(64 << 10);
+    }
     let mut pooled = config.clone();
     pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     match Engine::new(&pooled) {
@@ -301,6 +409,26 @@ fn new_engine() -> Result<Engine, SkillError> {
             })
         }
     }
+}
+
+/// Dirty memory per call reset by copying rather than decommitting (see
+/// `new_engine`); a call that dirties more pays `madvise` for the rest.
+const KEEP_RESIDENT_BYTES: usize = 4 << 20;
+
+/// Linux 6.7 added the `PAGEMAP_SCAN` ioctl.
+fn pagemap_scan_available() -> bool {
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
+        return false;
+    };
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (6, 7)
 }
 
 /// Turn a wasmtime error from instantiating or calling a skill into a typed
@@ -320,14 +448,28 @@ fn classify(err: wasmtime::Error, store: &Store<HostState>, manifest: &Manifest)
             capability: denied.capability.as_str(),
         };
     }
-    if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        return SkillError::Timeout {
-            skill,
-            timeout_ms: manifest.limits.timeout_ms,
-        };
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => {
+            return SkillError::Timeout {
+                skill,
+                timeout_ms: manifest.limits.timeout_ms,
+            }
+        }
+        Some(Trap::StackOverflow) => return SkillError::StackOverflow { skill },
+        _ => {}
     }
-    SkillError::Trap {
-        skill,
-        message: format!("{err:#}"),
-    }
+    // The trap itself ("wasm `unreachable` instruction executed", "out of
+    // bounds memory access", …), not the backtrace, which goes to the debug log.
+    tracing::debug!(skill = %skill, "skill trapped: {err:?}");
+    let message = match err.downcast_ref::<Trap>() {
+        // Rust guests keep their stack in linear memory, so unbounded
+        // recursion usually ends here rather than in a stack overflow.
+        Some(Trap::MemoryOutOfBounds) => format!(
+            "{} (outside its linear memory; deep recursion in the skill also ends this way)",
+            Trap::MemoryOutOfBounds
+        ),
+        Some(trap) => trap.to_string(),
+        None => err.root_cause().to_string(),
+    };
+    SkillError::Trap { skill, message }
 }

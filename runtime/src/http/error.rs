@@ -50,7 +50,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.body())).into_response()
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 
@@ -95,8 +101,17 @@ impl From<govassist_kb::KbError> for ApiError {
 impl From<govassist_skill_host::SkillError> for ApiError {
     fn from(error: govassist_skill_host::SkillError) -> Self {
         let code = error.code();
-        if code == "skill_not_found" {
-            Self::not_found(code, error.to_string())
+        let status = match code {
+            "skill_not_found" | "no_previous_version" => Some(StatusCode::NOT_FOUND),
+            "version_downgrade" => Some(StatusCode::CONFLICT),
+            "skill_name_mismatch" => Some(StatusCode::BAD_REQUEST),
+            "skills_not_managed" => Some(StatusCode::SERVICE_UNAVAILABLE),
+            // The host's own failures (disk, engine) while deploying: ours, not the skill's.
+            "io" | "engine" => return Self::internal(error),
+            _ => None,
+        };
+        if let Some(status) = status {
+            Self::new(status, code, error.to_string())
         } else if error.is_client_error() {
             Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string())
         } else {

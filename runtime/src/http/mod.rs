@@ -18,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -38,6 +38,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/kb/search", get(kb::search))
         .route("/v1/skills", get(skills::list))
         .route("/v1/skills/{name}/invoke", post(skills::invoke))
+        .route(
+            "/v1/skills/{name}",
+            put(skills::deploy)
+                .delete(skills::remove)
+                .layer(DefaultBodyLimit::max(state.config.skills.max_component_bytes)),
+        )
+        .route("/v1/skills/{name}/rollback", post(skills::rollback))
+        .route("/v1/admin/skills/audit", get(skills::audit))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.config.server.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))

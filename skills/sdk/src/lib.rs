@@ -37,11 +37,17 @@
 //!
 //! On the host target (`cargo test`) nothing here touches WebAssembly: tests
 //! build a [`Context`] over a [`testing::FakeHost`] and call the skill directly.
+//!
+//! Helpers that several skills need: [`date`] (local dates from the host
+//! clock, weekdays) and [`validate`] (resident ID numbers, unified social
+//! credit codes, phone numbers, with messages in the user's language).
 
 mod context;
+pub mod date;
 mod host;
 mod skill;
 pub mod testing;
+pub mod validate;
 
 #[doc(hidden)]
 pub mod __private;
