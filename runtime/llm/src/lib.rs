@@ -11,6 +11,7 @@ mod assemble;
 pub mod catalog;
 mod engine;
 mod error;
+pub mod fast;
 pub mod fetch;
 mod gguf;
 mod pip;
