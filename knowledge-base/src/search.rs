@@ -202,12 +202,7 @@ pub(crate) fn run(
         };
         // The same service at other levels (province, city, district) follows the item, with its
         // score: a citizen asking about a service sees each counter that handles it.
-        let others: Vec<DocAddress> =
-            variants(index, &searcher, &base_code, &agency_code, &candidates)?
-                .into_iter()
-                .filter(|a| !placed.contains(a))
-                .take(MAX_VARIANTS)
-                .collect();
+        let others = variants(index, &searcher, &base_code, &agency_code, &candidates, &placed)?;
         for variant in others {
             if hits.len() == k {
                 break;
@@ -228,15 +223,17 @@ fn agency_code(item_id: &str) -> &str {
     item_id.get(..18).unwrap_or(item_id)
 }
 
-/// The other agencies' versions of a service: items sharing `base_code` (see
-/// [`ServiceItemFields::base_code`]) whose agency is not `own_agency` (an agency's own sub-items
-/// are different services), one per agency; those the query found first, best ranked first.
+/// Up to [`MAX_VARIANTS`] other agencies' versions of a service not yet `placed`: items sharing
+/// `base_code` (see [`ServiceItemFields::base_code`]) whose agency is not `own_agency` (an agency's
+/// own sub-items are different services), one per agency; those the query found first, best ranked
+/// first.
 fn variants(
     index: &KbIndex,
     searcher: &tantivy::Searcher,
     base_code: &str,
     own_agency: &str,
     candidates: &HashMap<DocAddress, usize>,
+    placed: &HashSet<DocAddress>,
 ) -> Result<Vec<DocAddress>, KbError> {
     let failed = |e| KbError::index("finding an item's variants", &index.path, e);
     let query = TermQuery::new(
@@ -253,12 +250,16 @@ fn variants(
     let mut agencies = HashSet::from([own_agency.to_string()]);
     let mut variants = Vec::new();
     for (_, address) in found {
+        if variants.len() == MAX_VARIANTS {
+            break;
+        }
         let doc: TantivyDocument = searcher.doc(address).map_err(failed)?;
         let id = doc
             .get_first(index.fields.id)
             .and_then(|v| v.as_str())
             .unwrap_or_default();
-        if agencies.insert(agency_code(id).to_string()) {
+        // An agency already shown (placed) counts as shown: it is not pulled in twice.
+        if agencies.insert(agency_code(id).to_string()) && !placed.contains(&address) {
             variants.push(address);
         }
     }
