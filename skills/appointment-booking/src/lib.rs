@@ -17,8 +17,8 @@ mod store;
 
 use govassist_skill_sdk::serde_json::{self, json};
 use govassist_skill_sdk::validate::{fold_width, Phone};
-use govassist_skill_sdk::{export_skill, Context, Info, Lang, Outcome, Skill};
-use serde::{Deserialize, Deserializer};
+use govassist_skill_sdk::{export_skill, input, Context, Info, Lang, Outcome, Skill};
+use serde::Deserialize;
 
 use catalog::{Catalog, Office};
 use schedule::{Now, Schedule};
@@ -28,43 +28,29 @@ use schedule::{Now, Schedule};
 #[derive(Debug, Default, Deserialize)]
 pub struct Input {
     /// `offices`, `slots`, `book`, `list` or `cancel`.
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub action: Option<String>,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub office_id: Option<String>,
     /// 事项编码; chooses the office when only one handles the item.
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub item_id: Option<String>,
     /// `offices`: words to look for in agencies, addresses and item names.
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub query: Option<String>,
     /// `YYYY-MM-DD`.
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub date: Option<String>,
     /// The slot's start, `HH:MM`.
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub slot: Option<String>,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub name: Option<String>,
     /// A mobile number: bookings are listed and cancelled with it.
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub phone: Option<String>,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub booking_id: Option<String>,
-}
-
-/// A string, or a number taken as its digits; `null` and absence are `None`.
-fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Text {
-        S(String),
-        N(serde_json::Number),
-    }
-    Ok(Option::<Text>::deserialize(d)?.map(|t| match t {
-        Text::S(s) => s,
-        Text::N(n) => n.to_string(),
-    }))
 }
 
 /// A field's value, trimmed; `None` when absent or blank.

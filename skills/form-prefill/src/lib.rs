@@ -17,8 +17,8 @@ mod item;
 
 use govassist_skill_sdk::date::{Date, CHINA_UTC_OFFSET_MINUTES};
 use govassist_skill_sdk::serde_json::{self, json};
-use govassist_skill_sdk::{export_skill, Context, Info, Lang, Outcome, Skill};
-use serde::{Deserialize, Deserializer};
+use govassist_skill_sdk::{export_skill, input, Context, Info, Lang, Outcome, Skill};
+use serde::Deserialize;
 
 use applicant::{ApplicantType, Audience, Field};
 use item::ServiceItem;
@@ -29,29 +29,29 @@ use item::ServiceItem;
 #[derive(Debug, Default, Deserialize)]
 pub struct Input {
     /// 事项编码 of the service item.
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub item_id: Option<String>,
     /// 事项名称: needed to find the item (the knowledge base cannot be
     /// searched by id), or alone when it names exactly one item.
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub item_name: Option<String>,
     /// `person` or `organization` (also 个人 / 企业 / 单位 …); inferred when
     /// the item admits only one, or from the details given.
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub applicant_type: Option<String>,
     /// The applicant's name, or the contact person's for an organization.
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub id_number: Option<String>,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub phone: Option<String>,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub enterprise_name: Option<String>,
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub credit_code: Option<String>,
     /// Optional contact address; put on the form when given, never asked for.
-    #[serde(default, deserialize_with = "text")]
+    #[serde(default, deserialize_with = "input::text")]
     pub address: Option<String>,
 }
 
@@ -66,20 +66,6 @@ impl Input {
         };
         non_empty(value)
     }
-}
-
-/// A string, or a number taken as its digits; `null` and absence are `None`.
-fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Text {
-        S(String),
-        N(serde_json::Number),
-    }
-    Ok(Option::<Text>::deserialize(d)?.map(|t| match t {
-        Text::S(s) => s,
-        Text::N(n) => n.to_string(),
-    }))
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {

@@ -45,6 +45,7 @@
 mod context;
 pub mod date;
 mod host;
+pub mod input;
 mod skill;
 pub mod testing;
 pub mod validate;
