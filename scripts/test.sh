@@ -24,6 +24,9 @@ target/debug/govassist models fetch smollm2-135m
 GOVASSIST_EMBED_MODEL="$(target/debug/govassist models fetch multilingual-e5-small | tail -n 1)"
 export GOVASSIST_EMBED_MODEL
 
+step "The official openai Python client (for the OpenAI-compatible API test)"
+scripts/install-openai-client.sh
+
 step "Native unit tests of the skills"
 cargo test --manifest-path skills/Cargo.toml --workspace
 

@@ -350,6 +350,14 @@ impl KnowledgeBase {
         search::run(&self.index, query, k, Some(resolved), || Ok(None))
     }
 
+    /// The query embedding of `text` (unit length, comparable by dot product with other query
+    /// embeddings), or `None` when the knowledge base runs lexical-only. For callers that match
+    /// short texts of their own against each other (the chat router matches a message against
+    /// skills' example utterances) with the same model the index uses.
+    pub fn embed_query(&self, text: &str) -> Result<Option<Vec<f32>>, KbError> {
+        self.query_vector(text)
+    }
+
     fn query_vector(&self, query: &str) -> Result<Option<Vec<f32>>, KbError> {
         match &self.embedder {
             Some(embedder) => Ok(Some(embedder.embed_query(query)?)),

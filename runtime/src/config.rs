@@ -28,6 +28,7 @@ pub struct Config {
     pub kb: KbConfig,
     pub llm: LlmConfig,
     pub skills: SkillsConfig,
+    pub chat: ChatConfig,
     pub log: LogConfig,
 }
 
@@ -90,6 +91,29 @@ pub struct SkillsConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
+pub struct ChatConfig {
+    /// How close (cosine of e5 query embeddings) a message must be to one of a skill's example
+    /// utterances for the chat to start that skill; below it, the message is answered from the
+    /// knowledge base.
+    pub skill_threshold: f32,
+    /// The same for servers without an embedding model: Dice overlap of character bigrams.
+    pub skill_lexical_threshold: f32,
+    /// A file of sensitive words, one per line (`#` starts a comment), checked in every message
+    /// and censored in every reply; unset means the bundled list.
+    pub sensitive_words_file: Option<PathBuf>,
+    /// Places this assistant serves: a question about a service of another city or province
+    /// that names none of these is declined politely.
+    pub service_area: Vec<String>,
+    /// A message whose nearest labelled out-of-scope example (`runtime/data/scope_out.tsv`) is this
+    /// much closer (cosine) than its nearest in-scope one is declined, also when no rule fires;
+    /// `nan` turns this second opinion off.
+    pub scope_margin: f32,
+    /// Conversations idle longer than this are deleted at start-up, with what they hold.
+    pub session_retention_hours: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// A `tracing` filter, e.g. `info` or `govassist=debug,info`.
     pub filter: String,
@@ -103,6 +127,7 @@ impl Default for Config {
             kb: KbConfig::default(),
             llm: LlmConfig::default(),
             skills: SkillsConfig::default(),
+            chat: ChatConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -146,6 +171,19 @@ impl Default for LlmConfig {
 impl Default for SkillsConfig {
     fn default() -> Self {
         Self { dir: None, max_component_bytes: 20 * 1024 * 1024, watch_interval_ms: 1000 }
+    }
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            skill_threshold: 0.92,
+            skill_lexical_threshold: 0.5,
+            sensitive_words_file: None,
+            service_area: ["广东", "广州", "深圳", "福田", "龙岗", "南山", "台北"].map(String::from).to_vec(),
+            scope_margin: 0.01,
+            session_retention_hours: 24 * 7,
+        }
     }
 }
 

@@ -3,11 +3,13 @@
 //! crates of their own; this crate wires them together (see ARCHITECTURE.md).
 
 pub mod chat;
+pub mod chat_eval;
 pub mod config;
 pub mod http;
 pub mod lang;
 pub mod metrics;
 pub mod server;
+pub mod sessions;
 pub mod state;
 pub mod store;
 

@@ -36,6 +36,9 @@ enum Command {
     /// Build, list and run skills.
     #[command(subcommand)]
     Skill(SkillCommand),
+    /// Talk to the assistant without the server.
+    #[command(subcommand)]
+    Chat(ChatCommand),
     /// Measure performance.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -61,6 +64,24 @@ enum BenchCommand {
         /// Skills directory (default: the configured one).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Also measure while one more thread invokes the hostile fixtures installed in this
+        /// directory (`spin`, `bigout` from skills/fixtures); adds `hostile_p99_ratio` to the summary.
+        #[arg(long, value_name = "FIXTURES_DIR")]
+        hostile: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChatCommand {
+    /// Run a question set through the chat path (each question in a fresh session) and score the
+    /// replies; prints one JSON line per question and, last,
+    /// `{"n","answer_accuracy","citation_accuracy","decline_rate","false_decline_rate","ttft_p50_ms"}`.
+    Eval {
+        #[arg(long)]
+        questions: PathBuf,
+        /// Only the first N questions.
+        #[arg(long)]
+        limit: Option<usize>,
     },
 }
 
@@ -209,15 +230,47 @@ fn run(command: Command, mut config: Config) -> Result<()> {
         }
         Command::Kb(command) => runtime.block_on(run_kb(command, config)),
         Command::Skill(command) => run_skill(command, config, &runtime),
-        Command::Bench(BenchCommand::Skills { skill, input, lang, invocations, threads, dir }) => {
+        Command::Chat(ChatCommand::Eval { questions, limit }) => runtime.block_on(run_chat_eval(config, &questions, limit)),
+        Command::Bench(BenchCommand::Skills { skill, input, lang, invocations, threads, dir, hostile }) => {
             let input = serde_json::from_str(&input).context("--input is not valid JSON")?;
-            let options = govassist_skill_host::bench::BenchOptions { skill, input, lang, invocations, threads, warmup: 200 };
+            let options = govassist_skill_host::bench::BenchOptions {
+                skill, input, lang, invocations, threads, warmup: 200, hostile_dir: hostile,
+            };
             let report = govassist::state::bench_skills(&dir.unwrap_or_else(|| config.skills_dir()), &options)?;
             print!("{}", report.table());
             println!("{}", report.summary_json());
             Ok(())
         }
     }
+}
+
+async fn run_chat_eval(config: Config, questions: &std::path::Path, limit: Option<usize>) -> Result<()> {
+    use govassist::chat_eval;
+    let mut questions = chat_eval::read_questions(questions)?;
+    questions.truncate(limit.unwrap_or(usize::MAX));
+    // A scratch copy of nothing: sessions and handoffs of an evaluation go to a temporary database.
+    let scratch = tempdir_for_eval()?;
+    let mut config = config;
+    config.chat.session_retention_hours = 1;
+    let state = Arc::new(server::build_state_with_database(config, StartOptions { load_model: true }, &scratch.join("eval.sqlite3")).await?);
+    // Every question is judged with the scope examples in place, not only those after start-up finished them.
+    let (guard, kb) = (state.guard.clone(), state.kb.clone());
+    tokio::task::spawn_blocking(move || guard.learn_scope_examples(&kb)).await?;
+    let mut outcomes = Vec::new();
+    for question in &questions {
+        let outcome = chat_eval::ask(&state, question).await?;
+        println!("{}", serde_json::to_string(&outcome)?);
+        outcomes.push(outcome);
+    }
+    println!("{}", serde_json::to_string(&chat_eval::summarize(&questions, &outcomes))?);
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(())
+}
+
+fn tempdir_for_eval() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("govassist-chat-eval-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
 }
 
 /// Ctrl-C, or SIGTERM from systemd or a container runtime.

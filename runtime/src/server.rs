@@ -83,19 +83,29 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningServe
 }
 
 pub async fn build_state(config: Config, options: StartOptions) -> Result<AppState> {
+    let database = config.database_path();
+    build_state_with_database(config, options, &database).await
+}
+
+/// [`build_state`] with the SQLite file (skill stores, audit log, sessions) somewhere else:
+/// `chat eval` keeps its sessions and handoffs out of the server's database.
+pub async fn build_state_with_database(config: Config, options: StartOptions, database: &Path) -> Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
 
     let kb = Arc::new(open_knowledge_base(&config, Access::ReadWrite).await?);
-    let store = Arc::new(
-        Store::open(&config.database_path())
-            .with_context(|| format!("cannot open {}", config.database_path().display()))?,
-    );
+    let store = Arc::new(Store::open(database).with_context(|| format!("cannot open {}", database.display()))?);
     let skills = Arc::new(load_skills(&config.skills_dir(), kb.clone(), store.clone())?);
     manage_skills_dir(&config, &skills);
     let engine = if options.load_model { Some(Arc::new(load_engine(&config).await?)) } else { None };
 
-    Ok(AppState { config, kb, engine, skills, store, metrics: Default::default() })
+    let state = AppState::new(config, database, kb, engine, skills, store)?;
+    let (guard, kb) = (state.guard.clone(), state.kb.clone());
+    std::thread::Builder::new()
+        .name("scope-examples".into())
+        .spawn(move || guard.learn_scope_examples(&kb))
+        .context("cannot start the thread that embeds the scope examples")?;
+    Ok(state)
 }
 
 /// How a command uses the knowledge base.

@@ -10,7 +10,10 @@ use govassist_llm::Engine;
 use govassist_skill_host::bench::{BenchOptions, BenchReport};
 use govassist_skill_host::{HostServices, InvocationRecord, KbHit, SkillHost};
 
+use crate::chat::guard::Guard;
+use crate::chat::route::SkillRouter;
 use crate::config::Config;
+use crate::sessions::SessionStore;
 use crate::metrics::Metrics;
 use crate::store::{unix_ms, AuditEntry, Store};
 
@@ -22,7 +25,45 @@ pub struct AppState {
     pub engine: Option<Arc<Engine>>,
     pub skills: Arc<SkillHost>,
     pub store: Arc<Store>,
+    /// Conversations, pending skill dialogs and handoffs.
+    pub sessions: Arc<SessionStore>,
+    /// Picks the skill a chat message asks for (caches example embeddings).
+    pub router: Arc<SkillRouter>,
+    /// Personal-data masking, sensitive words and the scope of the service.
+    pub guard: Arc<Guard>,
     pub metrics: Metrics,
+}
+
+impl AppState {
+    /// Wires the parts built at start-up with the chat's own: the session
+    /// store (in the same SQLite file as `store`), the skill router and the guard.
+    pub fn new(
+        config: Config,
+        database: &Path,
+        kb: Arc<KnowledgeBase>,
+        engine: Option<Arc<Engine>>,
+        skills: Arc<SkillHost>,
+        store: Arc<Store>,
+    ) -> anyhow::Result<AppState> {
+        let retention_ms =
+            i64::try_from(config.chat.session_retention_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+        let sessions = Arc::new(
+            SessionStore::open_with_retention(database, retention_ms)
+                .with_context(|| format!("cannot open the chat sessions in {}", database.display()))?,
+        );
+        let guard = Arc::new(Guard::from_config(&config.chat)?);
+        Ok(AppState {
+            config,
+            kb,
+            engine,
+            skills,
+            store,
+            sessions,
+            router: Default::default(),
+            guard,
+            metrics: Default::default(),
+        })
+    }
 }
 
 /// What the host lends to skills: knowledge-base search and the SQLite-backed

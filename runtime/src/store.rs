@@ -6,15 +6,21 @@
 //! implementation of this module, not edits across the code base.
 //!
 //! Audit records are queued by the invoking thread (a channel send) and
-//! written by one background thread in batches, one transaction per batch, so
-//! an invocation never waits for SQLite. [`Store::audit_recent`] flushes the
-//! queue first, so a reader sees every call that returned before it asked.
+//! written by one background thread in batches, one transaction per batch,
+//! so an invocation never waits for SQLite. The writer has its own
+//! connection: key-value calls contend with it only for SQLite's write lock
+//! (one batch's commit). A second thread checkpoints the write-ahead log, so
+//! the `fsync`s of a checkpoint (up to a second each on a busy disk) never
+//! stall the writer or the queue.
+//! [`Store::audit_recent`] flushes the queue first, so a reader sees every
+//! call that returned before it asked.
 
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -33,9 +39,10 @@ pub struct Store {
     // One connection behind a mutex: SQLite serialises writers anyway, and the
     // compare-and-set below must read and write under one lock.
     conn: Arc<Mutex<Connection>>,
-    /// The audit queue (`None` only while dropping) and its writer thread.
+    /// The audit queue (`None` only while dropping) and its writer and
+    /// checkpointer threads.
     audit_tx: Option<SyncSender<AuditMessage>>,
-    audit_writer: Option<JoinHandle<()>>,
+    audit_threads: Vec<JoinHandle<()>>,
 }
 
 /// One skill invocation in the audit log: never its input, output or
@@ -96,13 +103,8 @@ impl Store {
              CREATE INDEX IF NOT EXISTS skill_audit_by_skill ON skill_audit (skill, id);",
         )?;
         let conn = Arc::new(Mutex::new(conn));
-        let (tx, rx) = mpsc::sync_channel(AUDIT_QUEUE);
-        let writer_conn = Arc::clone(&conn);
-        let writer = std::thread::Builder::new()
-            .name("audit-writer".into())
-            .spawn(move || audit_writer(&writer_conn, &rx))
-            .map_err(|e| StoreError::Thread(e.to_string()))?;
-        Ok(Self { conn, audit_tx: Some(tx), audit_writer: Some(writer) })
+        let (tx, audit_threads) = start_audit_threads(path)?;
+        Ok(Self { conn, audit_tx: Some(tx), audit_threads })
     }
 
     /// Queue one audit record; written within milliseconds by the writer thread.
@@ -193,66 +195,154 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        // Closing the queue lets the writer drain it and stop.
+        // Closing the queue lets the writer drain it and stop; the
+        // checkpointer stops after it.
         drop(self.audit_tx.take());
-        if let Some(writer) = self.audit_writer.take() {
-            let _ = writer.join();
+        for thread in self.audit_threads.drain(..) {
+            let _ = thread.join();
         }
     }
 }
 
 /// How long the writer lets records gather while calls keep coming. While it
 /// sleeps, queueing a record is a plain channel send: no thread is woken.
-const AUDIT_GATHER: std::time::Duration = std::time::Duration::from_millis(20);
+const AUDIT_GATHER: Duration = Duration::from_millis(20);
 
-/// The writer thread: block until a record comes (idle), then write what is
-/// queued (up to a batch per transaction, with a cached statement), sleep a
-/// little so that more gather, and repeat until the queue is found empty.
-fn audit_writer(conn: &Mutex<Connection>, rx: &Receiver<AuditMessage>) {
+/// Least time between two checkpoints while records keep coming: each costs
+/// two `fsync`s, and the log it leaves behind is at most this much writing.
+const CHECKPOINT_GAP: Duration = Duration::from_millis(250);
+
+/// Most records the writer holds back while a checkpoint runs (about half a
+/// second of calls at full speed); past that it writes anyway.
+const AUDIT_HOLD: usize = 64 * 1024;
+
+/// The audit writer and the checkpointer, each on its own connection.
+///
+/// Why: SQLite checkpoints inside a commit by default (every 1000 pages of
+/// log), and the two `fsync`s of a checkpoint took 0.1-1 s on a busy disk:
+/// enough to fill the queue and stall every invoking thread behind the writer
+/// (a 0.7-1.5 s worst call in `govassist bench skills`). So the writer's
+/// connection never checkpoints (`wal_autocheckpoint=0`); the checkpointer
+/// does, `PASSIVE`, after the writer commits, at most every
+/// [`CHECKPOINT_GAP`]. While it runs the writer keeps taking records off the
+/// queue but holds them (up to [`AUDIT_HOLD`], and never past a flush): its
+/// writes would wait behind the `fsync` anyway, and a checkpoint that
+/// catches up with every commit lets the next commit start the log afresh,
+/// so the log stays small instead of growing for as long as calls keep coming.
+fn start_audit_threads(path: &Path) -> Result<(SyncSender<AuditMessage>, Vec<JoinHandle<()>>), StoreError> {
+    let open = |path: &Path| -> Result<Connection, StoreError> {
+        let conn = Connection::open(path)
+            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(conn)
+    };
+    let writer_conn = open(path)?;
+    let checkpoint_conn = open(path)?;
+    let (tx, rx) = mpsc::sync_channel(AUDIT_QUEUE);
+    // One pending request is enough: requests that come while one waits are
+    // the same request.
+    let (kick_tx, kick_rx) = mpsc::sync_channel(1);
+    let checkpointing = Arc::new(AtomicBool::new(false));
+    let writer_sees = Arc::clone(&checkpointing);
+    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+        std::thread::Builder::new().name(name.into()).spawn(f).map_err(|e| StoreError::Thread(e.to_string()))
+    };
+    let checkpointer =
+        spawn("audit-checkpoint", Box::new(move || checkpointer(&checkpoint_conn, &kick_rx, &checkpointing)))?;
+    let writer = spawn("audit-writer", Box::new(move || audit_writer(writer_conn, &rx, &kick_tx, &writer_sees)))?;
+    // The writer first: the checkpointer stops when the writer has.
+    Ok((tx, vec![writer, checkpointer]))
+}
+
+/// The writer thread: block until a record comes (idle), take what is queued,
+/// write it (a transaction per [`AUDIT_BATCH`], with a cached statement) unless
+/// a checkpoint runs, ask for a checkpoint, sleep a little so that more
+/// gather, and repeat. When the queue closes, write everything and stop.
+fn audit_writer(
+    mut conn: Connection,
+    rx: &Receiver<AuditMessage>,
+    checkpoint: &SyncSender<()>,
+    checkpointing: &AtomicBool,
+) {
     let mut batch = Vec::with_capacity(AUDIT_BATCH);
     let mut waiting = Vec::new();
-    let mut next = rx.recv().ok();
-    while let Some(first) = next.take() {
-        let mut message = Some(first);
-        while let Some(m) = message.take() {
-            match m {
-                AuditMessage::Record(entry) => batch.push(entry),
-                AuditMessage::Flush(done) => waiting.push(done),
+    let mut closed = false;
+    let take = |message, batch: &mut Vec<AuditEntry>, waiting: &mut Vec<mpsc::Sender<()>>| match message {
+        AuditMessage::Record(entry) => batch.push(entry),
+        AuditMessage::Flush(done) => waiting.push(done),
+    };
+    loop {
+        if batch.is_empty() && waiting.is_empty() {
+            // Idle until something comes.
+            match rx.recv() {
+                Ok(message) => take(message, &mut batch, &mut waiting),
+                Err(_) => return,
             }
-            if batch.len() == AUDIT_BATCH {
-                write_batch(conn, &mut batch);
-            }
-            message = rx.try_recv().ok();
         }
-        write_batch(conn, &mut batch);
-        for done in waiting.drain(..) {
-            let _ = done.send(());
-        }
-        next = match rx.try_recv() {
-            Ok(m) => Some(m),
-            Err(mpsc::TryRecvError::Disconnected) => None,
-            Err(mpsc::TryRecvError::Empty) => {
-                std::thread::sleep(AUDIT_GATHER);
-                match rx.try_recv() {
-                    Ok(m) => Some(m),
-                    Err(mpsc::TryRecvError::Disconnected) => None,
-                    // Nothing came: idle until something does.
-                    Err(mpsc::TryRecvError::Empty) => rx.recv().ok(),
+        while batch.len() < AUDIT_HOLD {
+            match rx.try_recv() {
+                Ok(message) => take(message, &mut batch, &mut waiting),
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
                 }
             }
-        };
+        }
+        let hold = !closed
+            && waiting.is_empty()
+            && batch.len() < AUDIT_HOLD
+            && checkpointing.load(Ordering::Acquire);
+        if !hold {
+            if !batch.is_empty() {
+                for chunk in batch.chunks(AUDIT_BATCH) {
+                    write_batch(&mut conn, chunk);
+                }
+                batch.clear();
+                let _ = checkpoint.try_send(());
+            }
+            for done in waiting.drain(..) {
+                let _ = done.send(());
+            }
+            if closed {
+                return;
+            }
+        }
+        std::thread::sleep(AUDIT_GATHER);
     }
 }
 
-fn write_batch(conn: &Mutex<Connection>, batch: &mut Vec<AuditEntry>) {
-    if batch.is_empty() {
-        return;
+/// The checkpointer thread: after each request, wait out the rest of
+/// [`CHECKPOINT_GAP`] since the last checkpoint, then checkpoint, with
+/// `checkpointing` set meanwhile. Stops when the writer has (the last
+/// connection to close checkpoints what is left).
+fn checkpointer(conn: &Connection, requests: &Receiver<()>, checkpointing: &AtomicBool) {
+    let mut last = Instant::now();
+    while requests.recv().is_ok() {
+        // Requests that come meanwhile are this one.
+        let due = last + CHECKPOINT_GAP;
+        while let Some(rest) = due.checked_duration_since(Instant::now()).filter(|r| !r.is_zero()) {
+            match requests.recv_timeout(rest) {
+                Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        checkpointing.store(true, Ordering::Release);
+        // The row is (busy, frames in the log, frames checkpointed); busy is
+        // not an error: another connection is checkpointing.
+        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(%error, "cannot checkpoint the database log");
+        }
+        checkpointing.store(false, Ordering::Release);
+        last = Instant::now();
     }
-    let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-    if let Err(error) = write_audit(&mut conn, batch) {
+}
+
+fn write_batch(conn: &mut Connection, batch: &[AuditEntry]) {
+    if let Err(error) = write_audit(conn, batch) {
         tracing::error!(%error, records = batch.len(), "cannot write skill audit records");
     }
-    batch.clear();
 }
 
 fn write_audit(conn: &mut Connection, batch: &[AuditEntry]) -> Result<(), rusqlite::Error> {
@@ -324,6 +414,26 @@ mod tests {
         } // dropped: the queue is drained before the writer stops
         let reopened = Store::open(&path).unwrap();
         assert_eq!(reopened.audit_recent(1, None).unwrap(), [entry("c", 1)]);
+    }
+
+    #[test]
+    fn the_log_is_checkpointed_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let store = Store::open(&path).unwrap();
+        let size = || std::fs::metadata(&path).unwrap().len();
+        let before = size();
+        for i in 0..20_000 {
+            store.audit(entry("bench", i));
+        }
+        store.audit_flush();
+        // No connection checkpoints on commit; the checkpointer copies the
+        // log into the database file soon after the writer's commits.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while size() < before + 500_000 {
+            assert!(Instant::now() < deadline, "not checkpointed: {} bytes", size());
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     #[test]

@@ -30,8 +30,26 @@ pub fn server() -> &'static TestServer {
     SERVER.get_or_init(|| start().expect("cannot start the test server"))
 }
 
+/// Where the test server's log goes: everything it logs at debug level, so
+/// that tests can check what never reaches a log (personal data).
+pub fn log_path() -> PathBuf {
+    server().data_dir.join("server.log")
+}
+
+/// The server's log so far.
+pub fn log_text() -> String {
+    std::fs::read_to_string(log_path()).unwrap_or_default()
+}
+
 fn start() -> anyhow::Result<TestServer> {
     let dir = tempfile::tempdir()?;
+    let log = std::fs::File::create(dir.path().join("server.log"))?;
+    // Debug level for our crates: the strictest test of what logs may contain.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info,govassist=debug,govassist_skill_host=debug,govassist_llm=debug,govassist_kb=debug"))
+        .with_writer(std::sync::Mutex::new(log))
+        .with_ansi(false)
+        .try_init();
     let mut config = Config::default();
     config.data_dir = dir.path().to_owned();
     config.server.bind = "127.0.0.1:0".into();

@@ -129,6 +129,15 @@ pub enum LlmError {
 
     #[error("inference failed: {0}")]
     Inference(String),
+
+    #[error(
+        "constrained output needs at least {needed} more tokens but only {available} are left \
+         (max_tokens or the context); raise max_tokens or shorten the prompt"
+    )]
+    ConstraintBudget { needed: usize, available: usize },
+
+    #[error("no token can continue the constrained output: {0}")]
+    ConstraintStuck(String),
 }
 
 impl LlmError {
@@ -141,6 +150,31 @@ impl LlmError {
             Self::Tokenizer { .. } => "tokenizer_error",
             Self::PromptTooLong { .. } => "prompt_too_long",
             Self::Inference(_) => "inference_error",
+            Self::ConstraintBudget { .. } => "constraint_budget",
+            Self::ConstraintStuck(_) => "constraint_stuck",
+        }
+    }
+}
+
+/// A JSON schema that [`crate::JsonSchema::compile`] cannot enforce.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    #[error(
+        "schema at {path}: `{keyword}` is not supported by constrained decoding (supported: type, \
+         properties, required, additionalProperties: false, enum, minLength, maxLength)"
+    )]
+    UnsupportedKeyword { path: String, keyword: String },
+
+    #[error("schema at {path}: {detail}")]
+    Invalid { path: String, detail: String },
+}
+
+impl SchemaError {
+    /// Stable identifier for programs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnsupportedKeyword { .. } => "unsupported_schema",
+            Self::Invalid { .. } => "invalid_schema",
         }
     }
 }

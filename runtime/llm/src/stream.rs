@@ -138,7 +138,11 @@ mod tests {
         let mut s = TextStream::new(&[]);
         assert_eq!(s.push(&[b'a', 0xFF, b'b']).text, "a\u{FFFD}b");
         assert_eq!(s.push(&[0xE4]).text, "");
-        assert_eq!(s.finish(), "", "an unfinished character is dropped at the end");
+        assert_eq!(
+            s.finish(),
+            "",
+            "an unfinished character is dropped at the end"
+        );
     }
 
     #[test]

@@ -379,6 +379,19 @@ impl SkillHost {
 /// pooling allocator (instantiation in a few µs). Where the pool cannot
 /// reserve its address space (e.g. a tight `ulimit -v`), fall back to
 /// on-demand allocation rather than refusing to start.
+///
+/// Linear memories keep wasmtime's defaults: a 4 GiB reservation plus guard
+/// pages per slot, so compiled code needs no bounds checks, and Spectre
+/// mitigations stay on. What a call costs the host beyond instantiation is
+/// then resetting the slot, and changing page protections when the guest
+/// grew its memory: `mprotect` takes the process's address-space lock for
+/// writing, and taking pages back interrupts every other thread to flush its
+/// TLB, which made two threads each slower than one. Skills built by
+/// `govassist skill build` start with heap headroom (`build::HEAP_HEADROOM_BYTES`)
+/// that the SDK's allocator uses before it grows memory, so a small call never
+/// reaches `mprotect` at all. (`Config::signals_based_traps(false)` would also
+/// avoid it, for every guest, but only by bounds-checking each access without
+/// Spectre mitigations; MPK stripes do not help: they still `mprotect`.)
 fn new_engine() -> Result<Engine, SkillError> {
     let mut config = Config::new();
     config.wasm_component_model(true).epoch_interruption(true);
@@ -389,11 +402,13 @@ fn new_engine() -> Result<Engine, SkillError> {
         .total_memories(POOL_INSTANCES)
         .total_tables(POOL_INSTANCES * 2)
         .max_memory_size((MAX_MEMORY_MB as usize) << 20);
-    if pagemap_scan_available() {
+    // Probes the ioctl itself (Linux 6.7+, and not disabled in the kernel).
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
         // Reset a used slot by copying back only the pages the call dirtied
-        // (found with PAGEMAP_SCAN) instead of `madvise`: the next call takes
-        // no page faults and no TLB shootdowns. Without the ioctl this would
-        // `memset` the first bytes of every memory, so only where it exists.
+        // (found with one PAGEMAP_SCAN ioctl) instead of `madvise`: the next
+        // call takes no page faults, and no TLB shootdown happens. Without the
+        // ioctl this would `memset` the first bytes of every memory whether
+        // dirty or not, so only where it exists.
         pool.pagemap_scan(wasmtime::Enabled::Yes)
             .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
             .table_keep_resident(64 << 10);
@@ -414,22 +429,6 @@ fn new_engine() -> Result<Engine, SkillError> {
 /// Dirty memory per call reset by copying rather than decommitting (see
 /// `new_engine`); a call that dirties more pays `madvise` for the rest.
 const KEEP_RESIDENT_BYTES: usize = 4 << 20;
-
-/// Linux 6.7 added the `PAGEMAP_SCAN` ioctl.
-fn pagemap_scan_available() -> bool {
-    if !cfg!(target_os = "linux") {
-        return false;
-    }
-    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
-        return false;
-    };
-    let mut parts = release
-        .trim()
-        .split(['.', '-'])
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (major, minor) >= (6, 7)
-}
 
 /// Turn a wasmtime error from instantiating or calling a skill into a typed
 /// error, using what the store saw (memory cap hit) and what the host

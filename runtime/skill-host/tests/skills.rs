@@ -887,6 +887,7 @@ fn bench_reports_percentiles_and_throughput() {
             invocations: 400,
             threads: 2,
             warmup: 10,
+            hostile_dir: None,
         },
     )
     .unwrap();
@@ -898,4 +899,39 @@ fn bench_reports_percentiles_and_throughput() {
     for key in ["p50_us", "p99_us", "invocations_per_s"] {
         assert!(summary[key].as_f64().unwrap() > 0.0, "{summary}");
     }
+}
+
+#[test]
+fn bench_compares_latency_alone_and_under_hostile_load() {
+    let host = SkillHost::new(Arc::new(MemServices::default())).unwrap();
+    host.load_skill(&echo_dir("0.1.0")).unwrap();
+    let report = bench::run(
+        &host,
+        &bench::BenchOptions {
+            skill: "echo".into(),
+            input: json!({"name": "Li"}),
+            lang: "en".into(),
+            invocations: 300,
+            threads: 1,
+            warmup: 10,
+            hostile_dir: Some(fixtures().0.clone()),
+        },
+    )
+    .unwrap();
+    eprint!("{}", report.table());
+    let hostile = report.hostile.as_ref().expect("a hostile report");
+    assert!(hostile.normal.invocations >= 300, "{hostile:?}");
+    assert!(hostile.under_hostile.invocations >= 300, "{hostile:?}");
+    assert_eq!(hostile.normal.failures + hostile.under_hostile.failures, 0);
+    assert_eq!(hostile.cases.len(), 7);
+    for case in &hostile.cases {
+        assert_eq!(case.calls, hostile.rounds, "{case:?}");
+        assert_eq!(case.as_expected, case.calls, "{case:?}");
+    }
+    let summary: Value = serde_json::from_str(&report.summary_json()).unwrap();
+    assert!(
+        summary["hostile_p99_ratio"].as_f64().unwrap() > 0.0,
+        "{summary}"
+    );
+    assert_eq!(summary["hostile_all_as_expected"], json!(true), "{summary}");
 }

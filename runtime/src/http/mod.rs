@@ -7,6 +7,7 @@
 mod chat;
 mod error;
 mod extract;
+mod handoffs;
 mod kb;
 mod openai;
 mod skills;
@@ -46,6 +47,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/skills/{name}/rollback", post(skills::rollback))
         .route("/v1/admin/skills/audit", get(skills::audit))
+        .route("/v1/admin/handoffs", get(handoffs::list))
+        .route("/v1/admin/handoffs/{id}", post(handoffs::update))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.config.server.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))

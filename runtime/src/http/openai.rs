@@ -57,7 +57,7 @@ pub async fn completions(
         .unwrap_or_else(|| "govassist".into());
     let id = format!("chatcmpl-{}", unix_nanos());
     let created = unix_nanos() / 1_000_000_000;
-    let events = chat::answer(state, ChatRequest { session_id: None, message: question, lang: None }).await;
+    let events = chat::answer(state, ChatRequest { session_id: None, message: question, lang: None, caller: "openai" }).await;
 
     if body.stream {
         let chunk = move |delta: Value, finish: Option<&str>| {
@@ -70,6 +70,7 @@ pub async fn completions(
             .filter_map(move |event| {
                 let data = match event {
                     ChatEvent::Sources { .. } => Some(chunk(json!({ "role": "assistant" }), None)),
+                    ChatEvent::Skill(_) => None,
                     ChatEvent::Token { text } => Some(chunk(json!({ "content": text }), None)),
                     ChatEvent::Done(_) => Some(chunk(json!({}), Some("stop"))),
                     ChatEvent::Error { code, message } => {
@@ -90,6 +91,7 @@ pub async fn completions(
         match event {
             ChatEvent::Sources { sources: s, .. } => sources = json!(s),
             ChatEvent::Token { text } => content.push_str(&text),
+            ChatEvent::Skill(_) => {}
             ChatEvent::Error { code, message } => {
                 return Err(ApiError::unavailable(code, message));
             }

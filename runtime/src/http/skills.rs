@@ -381,7 +381,8 @@ mod tests {
             let skills = Arc::new(SkillHost::new(Arc::new(SkillServices { kb: kb.clone(), store: store.clone() })).unwrap());
             let skills_dir: PathBuf = config.skills_dir();
             crate::server::manage_skills_dir(&config, &skills);
-            let state = Arc::new(AppState { config, kb, engine: None, skills, store, metrics: Default::default() });
+            let database = config.database_path();
+            let state = Arc::new(AppState::new(config, &database, kb, None, skills, store).unwrap());
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let app = crate::http::router(state.clone());

@@ -210,7 +210,7 @@ fn input_schema() -> serde_json::Value {
         "required": ["action"],
         "properties": {
             "action": { "type": "string", "enum": ["offices", "slots", "book", "list", "cancel"],
-                        "description": "offices: 可预约的办理地点; slots: 某天的空闲时段; book: 预约; list: 查询手机号的预约; cancel: 取消预约" },
+                        "description": "What to do (after each action, phrases a user may write, split by slashes). offices: 可预约的办理地点/在哪里办/哪些地点/哪些窗口; slots: 某天的空闲时段/哪些时段/空闲时段/什么时间有空; book: 预约/想预约/要预约/帮我约; list: 查询手机号的预约/我的预约/查看预约/查一下预约/查询预约; cancel: 取消预约/退掉预约" },
             "office_id": { "type": "string", "description": "办理地点编号 (of-…), from `offices`" },
             "item_id": { "type": "string", "description": "事项编码; picks the office when only one handles the item" },
             "query": { "type": "string", "description": "offices: words in the agency, address or item name" },

@@ -86,7 +86,7 @@ impl Skill for FormPrefill {
         )
         .with_examples([
             "帮我填一下申请表",
-            "办这个事项要准备什么材料？帮我预填",
+            "帮我预填这个事项的申请表",
             "用我的身份证号预填表格",
             "Pre-fill the application form for me",
         ])

@@ -164,7 +164,7 @@ fn input_schema() -> govassist_skill_sdk::serde_json::Value {
         "type": "object",
         "properties": {
             "industry": { "type": "string", "description": "所属行业，如 制造业、软件和信息技术服务业、生物医药" },
-            "size": { "type": "string", "enum": ["micro", "small", "medium", "large"], "description": "企业规模" },
+            "size": { "type": "string", "enum": ["micro", "small", "medium", "large"], "description": "企业规模. micro: 微型/微型企业; small: 小型/小型企业/小企业; medium: 中型/中型企业; large: 大型/大型企业" },
             "district": { "type": "string", "description": "注册所在区，如 福田区" },
             "founded_year": { "type": "integer", "minimum": 1900, "description": "成立年份" },
             "revenue_wan": { "type": "number", "minimum": 0, "description": "上年度营业收入（万元）" },

@@ -42,6 +42,8 @@
 //! clock, weekdays) and [`validate`] (resident ID numbers, unified social
 //! credit codes, phone numbers, with messages in the user's language).
 
+#[cfg(target_arch = "wasm32")]
+mod arena;
 mod context;
 pub mod date;
 mod host;

@@ -22,7 +22,7 @@ impl Skill for Template {
             env!("CARGO_PKG_VERSION"),
             "Greets the user by name.",
         )
-        .with_examples(["say hello", "你好"])
+        .with_examples(["say hello from the template skill"])
         .with_input_schema(json!({
             "type": "object",
             "properties": { "name": { "type": "string" } }

@@ -3,8 +3,10 @@
 //! 8-bit blocks, a batched GEMM for the whole prompt chunk instead of candle's token-at-a-time
 //! quantized matmul).
 //!
-//! Not yet used by [`crate::Engine`]; `tests/fast_forward.rs` checks it against candle's
-//! `quantized_llama` on the SmolLM2 fixture and `examples/fast_bench.rs` times both.
+//! [`crate::Engine`] runs every model with it (its KV cache, truncated to the shared prompt
+//! prefix, is the engine's prefix cache). `tests/fast_forward.rs` checks it against candle's
+//! `quantized_llama` / `quantized_qwen2` on the SmolLM2 fixture, `tests/golden.rs` checks the
+//! engine's greedy tokens against candle's, and `examples/fast_bench.rs` times both.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), govassist_llm::LlmError> {

@@ -1,0 +1,235 @@
+//! Out-of-scope questions: what a government service assistant must decline, and why.
+//!
+//! The assistant answers from a knowledge base of one area's services. Some questions it must not
+//! answer even when retrieval finds something: medical or investment advice, other people's personal
+//! data, gossip and chit-chat, another city's services (the knowledge base has nothing on them, and a
+//! confident answer from a neighbouring city's rules is worse than none), and attempts to override its
+//! instructions. [`classify`] names the reason, so the reply can say why and where to go instead.
+//!
+//! Rules are data (`data/scope_rules.txt`, `data/places.txt`), matched on folded text, so Simplified,
+//! Traditional and English questions are judged alike. They are tuned for precision: declining a real
+//! service question (`医保报销`, `股权出质登记`, `外地户口在深圳办居住证`) costs more than answering a
+//! stray one, so each rule pairs a topic with an advice-seeking or lookup phrase and each reason lists
+//! the service words that override it. Greetings and small talk about the service are in scope.
+
+mod places;
+mod rules;
+mod terms;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+pub use places::{ServiceArea, DEFAULT_AREA, DEFAULT_PLACES};
+
+/// The bundled rule file.
+pub const DEFAULT_RULES: &str = include_str!("../../data/scope_rules.txt");
+
+/// Whether the assistant should answer a question.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "scope", content = "reason")]
+pub enum Scope {
+    /// A service question, or small talk around one.
+    InScope,
+    /// A question to decline, and why.
+    OutOfScope(Reason),
+}
+
+impl Scope {
+    /// Whether the question should be declined.
+    pub fn is_out_of_scope(self) -> bool {
+        matches!(self, Scope::OutOfScope(_))
+    }
+}
+
+/// Why a question is out of scope. The snake_case names are stable (metrics, logs, evaluation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Diagnosis, treatment or medication advice (not health insurance or medical-licence services).
+    Medical,
+    /// Which stock, fund or coin to buy; price predictions.
+    Investment,
+    /// Another person's ID, phone, address or records.
+    OthersData,
+    /// Celebrities, officials' private lives, rumours about people, chit-chat unrelated to services.
+    Gossip,
+    /// A service of a city or province outside the service area.
+    OtherCity,
+    /// Attempts to reveal the instructions, ignore them, or make the assistant play something else.
+    PromptInjection,
+}
+
+impl Reason {
+    /// Every reason, in a stable order.
+    pub const ALL: [Reason; 6] = [
+        Reason::Medical,
+        Reason::Investment,
+        Reason::OthersData,
+        Reason::Gossip,
+        Reason::OtherCity,
+        Reason::PromptInjection,
+    ];
+
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Medical => "medical",
+            Reason::Investment => "investment",
+            Reason::OthersData => "others_data",
+            Reason::Gossip => "gossip",
+            Reason::OtherCity => "other_city",
+            Reason::PromptInjection => "prompt_injection",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Reason {
+    type Err = UnknownReason;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Reason::ALL
+            .into_iter()
+            .find(|r| r.as_str() == name)
+            .ok_or_else(|| UnknownReason(name.to_string()))
+    }
+}
+
+/// A reason name that is not one of [`Reason`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown out-of-scope reason `{0}`")]
+pub struct UnknownReason(pub String);
+
+/// A rule file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    /// A line that does not parse.
+    #[error("scope rules line {line}: {message}")]
+    Syntax { line: usize, message: String },
+    /// A `[section]` that names no reason.
+    #[error("scope rules line {line}: unknown section `[{name}]` (expected shadow, medical, investment, others_data, gossip or prompt_injection)")]
+    UnknownSection { line: usize, name: String },
+    /// Too many terms for the matcher.
+    #[error("scope rules cannot be compiled: {0}")]
+    Build(#[from] aho_corasick::BuildError),
+}
+
+impl RulesError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        "scope_rules_invalid"
+    }
+
+    /// The line the error is on, if it is about one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            RulesError::Syntax { line, .. } | RulesError::UnknownSection { line, .. } => {
+                Some(*line)
+            }
+            RulesError::Build(_) => None,
+        }
+    }
+}
+
+/// A place list that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PlacesError {
+    /// A line that does not parse.
+    #[error("place list line {line}: {message}")]
+    Syntax { line: usize, message: String },
+    /// Too many names for the matcher.
+    #[error("place list cannot be compiled: {0}")]
+    Build(#[from] aho_corasick::BuildError),
+}
+
+impl PlacesError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        "places_invalid"
+    }
+}
+
+/// A compiled rule file.
+#[derive(Debug)]
+pub struct ScopeRules {
+    rules: rules::Rules,
+}
+
+impl ScopeRules {
+    /// Parses a rule file in the format of `data/scope_rules.txt`.
+    pub fn parse(source: &str) -> Result<ScopeRules, RulesError> {
+        Ok(ScopeRules {
+            rules: rules::Rules::parse(source)?,
+        })
+    }
+
+    /// The bundled rules, compiled once.
+    pub fn builtin() -> &'static ScopeRules {
+        static RULES: OnceLock<ScopeRules> = OnceLock::new();
+        RULES.get_or_init(|| {
+            ScopeRules::parse(DEFAULT_RULES).expect("the bundled rules parse (tested)")
+        })
+    }
+
+    /// Classifies a question: the rules in file order, then other places against `area`.
+    pub fn classify(&self, text: &str, area: &ServiceArea) -> Scope {
+        let folded = terms::fold_question(text);
+        if let Some(reason) = self.rules.first_match(&folded) {
+            return Scope::OutOfScope(reason);
+        }
+        let places = area.mentions(&folded);
+        if !places.other.is_empty() && !places.area && !places.local && !places.transfer {
+            return Scope::OutOfScope(Reason::OtherCity);
+        }
+        Scope::InScope
+    }
+}
+
+/// Classifies a question with the bundled rules; see [`ScopeRules::classify`].
+pub fn classify(text: &str, area: &ServiceArea) -> Scope {
+    ScopeRules::builtin().classify(text, area)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for reason in Reason::ALL {
+            assert_eq!(reason.as_str().parse::<Reason>(), Ok(reason));
+        }
+        let json = serde_json::to_string(&Scope::OutOfScope(Reason::OthersData)).unwrap();
+        assert_eq!(json, r#"{"scope":"out_of_scope","reason":"others_data"}"#);
+        assert_eq!(
+            serde_json::to_string(&Scope::InScope).unwrap(),
+            r#"{"scope":"in_scope"}"#
+        );
+    }
+
+    #[test]
+    fn greetings_are_in_scope() {
+        let area = ServiceArea::default();
+        for text in [
+            "你好",
+            "您好！",
+            "在吗",
+            "哈囉",
+            "Hi",
+            "hello",
+            "谢谢",
+            "早上好",
+            "你是谁？",
+        ] {
+            assert_eq!(classify(text, &area), Scope::InScope, "{text}");
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! The service area, and telling "a service of another city" from "a person from another city".
+//!
+//! `北京居住证怎么办理` asks about Beijing's service: decline, the knowledge base has nothing on it.
+//! `我是北京户口，在福田能办居住证吗`, `从北京转到广州，社保怎么转移`, `广州北京路附近哪里能办证` all mention
+//! Beijing and are local questions. So a mention of another place counts only when it is a place (not
+//! a street, school or bank: 北京路, 北京大学), not where the person comes from (从北京, 北京人, 北京户口),
+//! and when nothing in the question puts it here (a place in the area, 这边, 本市) or makes it a move
+//! between places (转移, 迁入, 异地). The word lists for that context are directives in
+//! `data/places.txt`.
+
+use std::collections::HashSet;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use super::terms::{parse_list, Term};
+use super::PlacesError;
+use crate::fold::fold;
+
+/// The bundled place list.
+pub const DEFAULT_PLACES: &str = include_str!("../../data/places.txt");
+
+/// Place names the default service area is made of: Guangdong province (with Guangzhou, Shenzhen
+/// and their districts) and Taipei, which is what the bundled knowledge base covers.
+pub const DEFAULT_AREA: [&str; 8] = [
+    "广东", "广州", "深圳", "福田", "龙岗", "南山", "台北", "臺北",
+];
+
+/// One place of the list.
+#[derive(Debug)]
+struct Place {
+    group: String,
+    aliases: Vec<Term>,
+}
+
+/// The context directives of a place list.
+#[derive(Debug, Default)]
+struct Context {
+    not_place_after: Vec<Term>,
+    origin_before: Vec<Term>,
+    not_origin_after: Vec<Term>,
+    origin_after: Vec<Term>,
+    local: Vec<Term>,
+    transfer: Vec<Term>,
+}
+
+/// The places a deployment serves, and every other place it should recognise.
+#[derive(Debug)]
+pub struct ServiceArea {
+    names: Vec<String>,
+    /// Every alias, area and other, longest first among overlapping ones.
+    matcher: AhoCorasick,
+    /// Per matcher pattern: the alias and whether it is in the area.
+    aliases: Vec<(Term, bool)>,
+    context: Context,
+}
+
+/// What a question says about places.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct PlaceMentions {
+    /// Canonical names of other places the question is about (not streets, not origins).
+    pub other: Vec<String>,
+    /// Whether a place in the service area is mentioned.
+    pub area: bool,
+    /// Whether the question says "here" (这边, 本市…).
+    pub local: bool,
+    /// Whether the question is about moving something between places.
+    pub transfer: bool,
+}
+
+impl ServiceArea {
+    /// A service area made of the given place names, recognised against the bundled place list. A
+    /// province name brings in all its listed places; a name that is not in the list still counts
+    /// as a place of the area.
+    pub fn new<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> ServiceArea {
+        Self::with_places(names, DEFAULT_PLACES).expect("the bundled place list parses (tested)")
+    }
+
+    /// Like [`ServiceArea::new`], with a place list of the same format as `data/places.txt`.
+    pub fn with_places<S: AsRef<str>>(
+        names: impl IntoIterator<Item = S>,
+        places: &str,
+    ) -> Result<ServiceArea, PlacesError> {
+        let names: Vec<String> = names
+            .into_iter()
+            .map(|n| n.as_ref().trim().to_string())
+            .collect();
+        let (list, context) = parse_places(places)?;
+        let folded_names: HashSet<String> = names
+            .iter()
+            .map(|n| fold(n))
+            .filter(|n| !n.is_empty())
+            .collect();
+
+        let is_named = |place: &Place| place.aliases.iter().any(|a| folded_names.contains(&a.text));
+        // Provinces named in the area bring in all their places.
+        let groups_in: HashSet<&str> = list
+            .iter()
+            .filter(|p| p.aliases.first().is_some_and(|a| a.text == fold(&p.group)) && is_named(p))
+            .map(|p| p.group.as_str())
+            .collect();
+
+        let mut aliases: Vec<(Term, bool)> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        for place in &list {
+            let in_area = groups_in.contains(place.group.as_str()) || is_named(place);
+            for alias in &place.aliases {
+                if seen.insert(alias.text.clone()) {
+                    aliases.push((alias.clone(), in_area));
+                }
+            }
+        }
+        for name in &names {
+            if let Some(term) = Term::parse(name) {
+                if seen.insert(term.text.clone()) {
+                    aliases.push((term, true));
+                }
+            }
+        }
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(aliases.iter().map(|(t, _)| t.text.as_str()))?;
+        Ok(ServiceArea {
+            names,
+            matcher,
+            aliases,
+            context,
+        })
+    }
+
+    /// The names the area was made of.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// What the folded question says about places.
+    pub(crate) fn mentions(&self, folded: &str) -> PlaceMentions {
+        let mut mentions = PlaceMentions {
+            local: self.context.local.iter().any(|t| t.occurs_in(folded)),
+            transfer: self.context.transfer.iter().any(|t| t.occurs_in(folded)),
+            ..PlaceMentions::default()
+        };
+        for m in self.matcher.find_iter(folded) {
+            let (alias, in_area) = &self.aliases[m.pattern().as_usize()];
+            if !alias.fits(folded, m.start(), m.end()) {
+                continue;
+            }
+            let before = folded[..m.start()].trim_end();
+            let after = folded[m.end()..].trim_start();
+            let after_raw = &folded[m.end()..];
+            if self
+                .context
+                .not_place_after
+                .iter()
+                .any(|t| t.starts(after_raw) || t.starts(after))
+            {
+                continue;
+            }
+            if *in_area {
+                mentions.area = true;
+                continue;
+            }
+            let origin = self.context.origin_before.iter().any(|t| t.ends(before))
+                || (!self
+                    .context
+                    .not_origin_after
+                    .iter()
+                    .any(|t| t.starts(after))
+                    && self.context.origin_after.iter().any(|t| t.starts(after)));
+            if !origin {
+                mentions.other.push(alias.text.clone());
+            }
+        }
+        mentions
+    }
+}
+
+impl Default for ServiceArea {
+    /// [`DEFAULT_AREA`].
+    fn default() -> Self {
+        ServiceArea::new(DEFAULT_AREA)
+    }
+}
+
+fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
+    let mut places = Vec::new();
+    let mut context = Context::default();
+    for (index, raw) in source.lines().enumerate() {
+        let line = raw.trim();
+        let error = |message: &str| PlacesError::Syntax {
+            line: index + 1,
+            message: message.to_string(),
+        };
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(directive) = line.strip_prefix('!') {
+            let (name, list) = directive
+                .split_once('=')
+                .ok_or_else(|| error("expected `!name = a|b`"))?;
+            let target = match name.trim() {
+                "not_place_after" => &mut context.not_place_after,
+                "origin_before" => &mut context.origin_before,
+                "not_origin_after" => &mut context.not_origin_after,
+                "origin_after" => &mut context.origin_after,
+                "local" => &mut context.local,
+                "transfer" => &mut context.transfer,
+                _ => return Err(error("unknown directive")),
+            };
+            target.extend(parse_list(list));
+            continue;
+        }
+        let (group, list) = line
+            .split_once(':')
+            .ok_or_else(|| error("expected `group: alias|alias`"))?;
+        let aliases = parse_list(list);
+        if group.trim().is_empty() || aliases.is_empty() {
+            return Err(error("a place needs a group and at least one alias"));
+        }
+        places.push(Place {
+            group: group.trim().to_string(),
+            aliases,
+        });
+    }
+    Ok((places, context))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn other(text: &str) -> Vec<String> {
+        ServiceArea::default().mentions(&fold(text)).other
+    }
+
+    #[test]
+    fn provinces_bring_in_their_places() {
+        let area = ServiceArea::default();
+        let m = area.mentions(&fold("东莞和汕头的营业执照"));
+        assert!(m.area && m.other.is_empty());
+        let m = area.mentions(&fold("台中市和新北市"));
+        assert_eq!(m.other, ["台中", "新北"]);
+        assert!(!m.area);
+        let hangzhou = ServiceArea::new(["浙江"]);
+        let m = hangzhou.mentions(&fold("杭州的公积金"));
+        assert!(m.area && m.other.is_empty());
+        let m = hangzhou.mentions(&fold("广州的公积金"));
+        assert_eq!(m.other, ["广州"]);
+    }
+
+    #[test]
+    fn streets_origins_and_schools_are_not_other_places() {
+        for text in [
+            "广州北京路附近",
+            "臺北市重慶南路",
+            "北京大学毕业",
+            "我是湖南人",
+            "从北京转过来",
+            "我是北京户口",
+            "I moved from Shanghai",
+        ] {
+            assert!(other(text).is_empty(), "{text}: {:?}", other(text));
+        }
+        assert_eq!(other("上海人才引进"), ["上海"]);
+        assert_eq!(other("Shanghai residence permit"), ["shanghai"]);
+        assert_eq!(other("new taipei city"), ["new taipei"]);
+    }
+
+    #[test]
+    fn bad_place_lists_are_rejected_with_the_line() {
+        let error = ServiceArea::with_places(["x"], "# c\n\n!nonsense = a").unwrap_err();
+        assert_eq!(error.to_string(), "place list line 3: unknown directive");
+        assert!(ServiceArea::with_places(["x"], "广东 广州").is_err());
+    }
+}

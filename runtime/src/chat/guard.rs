@@ -1,0 +1,302 @@
+//! The chat's guard rails, over `govassist-safety`: personal data masked into
+//! the session's vault before anything is logged or reaches the model, the
+//! sensitive-word list on input and output, the scope of the service, and the
+//! reply kept in the user's script.
+
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
+use govassist_kb::KnowledgeBase;
+use govassist_safety::pii::{self, PiiKind};
+use govassist_safety::scope::{self, Reason, Scope, ServiceArea};
+use govassist_safety::sensitive::SensitiveWords;
+
+use super::replies::DeclineReason;
+use super::route::{placeholders, PiiLabel};
+use crate::config::ChatConfig;
+use crate::lang::Lang;
+use crate::sessions::Session;
+
+pub struct Guard {
+    sensitive: SensitiveWords,
+    area: ServiceArea,
+    /// The second opinion on scope, once its examples are embedded (see [`ScopeNeighbours`]).
+    neighbours: OnceLock<ScopeNeighbours>,
+    /// Held while the examples are embedded: a second caller waits instead of embedding them again.
+    learning: std::sync::Mutex<()>,
+    /// How much closer a message must be to an out-of-scope example than to an in-scope one.
+    scope_margin: f32,
+    /// Longest sensitive word, in characters: how much reply text the output
+    /// filter holds back so that a word split across tokens is still caught.
+    longest_word: usize,
+}
+
+impl Guard {
+    pub fn from_config(config: &ChatConfig) -> anyhow::Result<Guard> {
+        let list = match &config.sensitive_words_file {
+            Some(path) => std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read the sensitive-word list {} (chat.sensitive_words_file)", path.display())
+            })?,
+            None => govassist_safety::sensitive::DEFAULT_WORDS.to_owned(),
+        };
+        let mut guard = Guard::new(&list, ServiceArea::new(config.service_area.iter().cloned()))?;
+        guard.scope_margin = config.scope_margin;
+        Ok(guard)
+    }
+
+    /// `list`: one word per line, `#` starts a comment.
+    pub fn new(list: &str, area: ServiceArea) -> anyhow::Result<Guard> {
+        let sensitive = SensitiveWords::from_list(list).context("the sensitive-word list cannot be used")?;
+        let longest_word = list
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or("").trim().chars().count())
+            .max()
+            .unwrap_or(0);
+        Ok(Guard { sensitive, area, neighbours: OnceLock::new(), learning: Default::default(), scope_margin: 0.01, longest_word })
+    }
+
+    pub fn has_sensitive(&self, text: &str) -> bool {
+        self.sensitive.contains(text)
+    }
+
+    /// Why the request is outside what a government service assistant does, if it is: the
+    /// rules first (precise, and they name the reason), then, for what they let through, the
+    /// nearest labelled examples (when embedded).
+    pub fn out_of_scope(&self, text: &str, kb: &KnowledgeBase) -> Option<DeclineReason> {
+        if let Scope::OutOfScope(reason) = scope::classify(text, &self.area) {
+            return Some(match reason {
+                Reason::Medical => DeclineReason::Medical,
+                Reason::Investment => DeclineReason::Investment,
+                Reason::OthersData => DeclineReason::OthersData,
+                Reason::Gossip => DeclineReason::Gossip,
+                Reason::OtherCity => DeclineReason::OtherCity,
+                Reason::PromptInjection => DeclineReason::PromptInjection,
+            });
+        }
+        let neighbours = self.neighbours.get()?;
+        let query = kb.embed_query(text).ok().flatten()?;
+        neighbours.classify(&query, self.scope_margin)
+    }
+
+    /// Embeds the scope examples with the knowledge base's model, so that
+    /// [`Guard::out_of_scope`] can consult them. Seconds of work: call it on
+    /// a background thread at start-up; until it is done the rules decide alone.
+    pub fn learn_scope_examples(&self, kb: &KnowledgeBase) {
+        let _learning = self.learning.lock().unwrap_or_else(|p| p.into_inner());
+        if self.neighbours.get().is_some() || self.scope_margin.is_nan() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        match ScopeNeighbours::build(kb) {
+            Some(neighbours) => {
+                tracing::info!(
+                    out_of_scope = neighbours.outside.len(),
+                    in_scope = neighbours.inside.len(),
+                    seconds = started.elapsed().as_secs_f32(),
+                    "scope examples embedded"
+                );
+                let _ = self.neighbours.set(neighbours);
+            }
+            None => tracing::info!("no embedding model: scope is decided by the rules alone"),
+        }
+    }
+}
+
+/// Labelled example requests, embedded: a message whose nearest out-of-scope
+/// example is closer (by the margin) than its nearest in-scope one is
+/// declined for that example's reason. The rules catch what has a clear
+/// shape; these catch paraphrases the rules' word lists do not know.
+struct ScopeNeighbours {
+    outside: Vec<(DeclineReason, Vec<f32>)>,
+    inside: Vec<Vec<f32>>,
+}
+
+const SCOPE_OUT: &str = include_str!("../../data/scope_out.tsv");
+const SCOPE_IN: &str = include_str!("../../data/scope_in.txt");
+
+impl ScopeNeighbours {
+    fn build(kb: &KnowledgeBase) -> Option<ScopeNeighbours> {
+        let lines = |text: &'static str| text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'));
+        let mut outside = Vec::new();
+        for line in lines(SCOPE_OUT) {
+            let Some((reason, question)) = line.split_once('\t') else { continue };
+            let Some(reason) = DeclineReason::from_code(reason) else { continue };
+            outside.push((reason, kb.embed_query(question).ok()??));
+        }
+        let inside = lines(SCOPE_IN).map(|q| kb.embed_query(q).ok().flatten()).collect::<Option<Vec<_>>>()?;
+        Some(ScopeNeighbours { outside, inside })
+    }
+
+    fn classify(&self, query: &[f32], margin: f32) -> Option<DeclineReason> {
+        let dot = |v: &[f32]| v.iter().zip(query).map(|(a, b)| a * b).sum::<f32>();
+        let (reason, out) = self.outside.iter().map(|(r, v)| (*r, dot(v))).max_by(|a, b| a.1.total_cmp(&b.1))?;
+        let inside = self.inside.iter().map(|v| dot(v)).fold(f32::MIN, f32::max);
+        (out >= inside + margin).then_some(reason)
+    }
+}
+
+fn label_of(kind: PiiKind) -> PiiLabel {
+    match kind {
+        PiiKind::IdNumber => PiiLabel::IdNumber,
+        PiiKind::Phone => PiiLabel::Phone,
+        PiiKind::Uscc => PiiLabel::CreditCode,
+        PiiKind::BankCard => PiiLabel::BankCard,
+        PiiKind::Email => PiiLabel::Email,
+    }
+}
+
+/// Masks the personal values in `message` with the session's placeholders:
+/// a value the user gave before keeps its placeholder, a new one gets the
+/// next number of its kind (`〔电话2〕`), and the vault maps each to its value.
+pub fn mask_into_session(message: &str, session: &mut Session) -> String {
+    let masked = pii::mask(message);
+    if masked.found.is_empty() {
+        return masked.text;
+    }
+    // Two passes through private-use sentinels, so that a placeholder never
+    // rewrites another one that happens to look like it.
+    let mut text = masked.text.clone();
+    let mut finals = Vec::new();
+    for (i, found) in masked.found.iter().enumerate() {
+        let label = label_of(found.kind);
+        let existing = session
+            .personal
+            .iter()
+            .find(|(p, v)| **v == found.value && PiiLabel::of_placeholder(p) == Some(label))
+            .map(|(p, _)| p.clone());
+        let placeholder = existing.unwrap_or_else(|| {
+            let n = session.personal.keys().filter(|p| PiiLabel::of_placeholder(p) == Some(label)).count() + 1;
+            let placeholder = format!("〔{}{n}〕", label.label());
+            session.personal.insert(placeholder.clone(), found.value.clone());
+            placeholder
+        });
+        let sentinel = format!("\u{E000}{i}\u{E001}");
+        text = text.replace(&found.placeholder, &sentinel);
+        finals.push((sentinel, placeholder));
+    }
+    for (sentinel, placeholder) in finals {
+        text = text.replace(&sentinel, &placeholder);
+    }
+    text
+}
+
+/// Replaces the session's known personal values in `text` by their
+/// placeholders (a reply that repeats the user's phone is stored masked).
+pub fn mask_known(text: &str, session: &Session) -> String {
+    let mut out = text.to_owned();
+    for (placeholder, value) in &session.personal {
+        if !value.is_empty() {
+            out = out.replace(value.as_str(), placeholder);
+        }
+    }
+    out
+}
+
+/// The user's language; a message with nothing to tell it by (a phone
+/// number, "OK") keeps the conversation's language.
+pub fn detect_lang(message: &str, previous: Option<Lang>) -> Lang {
+    let letters = message.chars().filter(|c| c.is_alphabetic()).count();
+    match previous {
+        Some(lang) if letters < 2 => lang,
+        _ => Lang::detect(message),
+    }
+}
+
+/// What stands between the model's pieces and the user: placeholders back
+/// to the user's own values, sensitive words censored, Chinese text in the
+/// user's script. Holds back a few characters so that a word or placeholder
+/// split across pieces is handled whole.
+pub struct OutputFilter {
+    lang: Lang,
+    guard: Arc<Guard>,
+    /// Already censored; waits for more text.
+    pending: String,
+}
+
+impl OutputFilter {
+    pub fn new(lang: Lang, guard: Arc<Guard>) -> OutputFilter {
+        OutputFilter { lang, guard, pending: String::new() }
+    }
+
+    pub fn push(&mut self, text: &str, session: &Session) -> String {
+        self.pending.push_str(text);
+        self.pending = self.guard.sensitive.censor(&self.pending);
+        let chars: Vec<(usize, char)> = self.pending.char_indices().collect();
+        let mut keep = self.guard.longest_word.saturating_sub(1).min(chars.len());
+        // An unclosed placeholder waits for its closing bracket.
+        if let Some(open) = self.pending.rfind('〔') {
+            if !self.pending[open..].contains('〕') {
+                let from_open = self.pending[open..].chars().count();
+                keep = keep.max(from_open);
+            }
+        }
+        let cut = chars.len() - keep;
+        let split = chars.get(cut).map_or(self.pending.len(), |(i, _)| *i);
+        let ready: String = self.pending[..split].to_owned();
+        self.pending.drain(..split);
+        self.render(&ready, session)
+    }
+
+    pub fn finish(&mut self, session: &Session) -> String {
+        let rest = std::mem::take(&mut self.pending);
+        self.render(&rest, session)
+    }
+
+    fn render(&self, text: &str, session: &Session) -> String {
+        if text.is_empty() {
+            return String::new();
+        }
+        let mut out = text.to_owned();
+        for placeholder in placeholders(text) {
+            if let Some(value) = session.personal.get(placeholder) {
+                out = out.replace(placeholder, value);
+            }
+        }
+        match self.lang {
+            Lang::Traditional => govassist_safety::script::to_traditional(&out),
+            Lang::Simplified => govassist_kb::text::to_simplified(&out),
+            Lang::English => out,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard(words: &[&str]) -> Arc<Guard> {
+        Arc::new(Guard::new(&words.join("\n"), ServiceArea::new(["广东".to_owned()])).unwrap())
+    }
+
+    #[test]
+    fn a_value_keeps_its_placeholder_across_turns() {
+        let mut session = Session::default();
+        let first = mask_into_session("我的电话是13800138000", &mut session);
+        assert_eq!(first, "我的电话是〔电话1〕");
+        let again = mask_into_session("还是13800138000，另一个13912345678", &mut session);
+        assert_eq!(again, "还是〔电话1〕，另一个〔电话2〕");
+        assert_eq!(session.personal["〔电话2〕"], "13912345678");
+        assert_eq!(mask_known("已记录13912345678", &session), "已记录〔电话2〕");
+    }
+
+    #[test]
+    fn output_is_unmasked_censored_and_in_the_users_script_across_pieces() {
+        let mut session = Session::default();
+        mask_into_session("13800138000", &mut session);
+        let mut filter = OutputFilter::new(Lang::Traditional, guard(&["坏词语"]));
+        let mut shown = String::new();
+        for piece in ["您的电话〔电", "话1〕已登记，坏", "词语不显示。办理营业执照"] {
+            shown.push_str(&filter.push(piece, &session));
+        }
+        shown.push_str(&filter.finish(&session));
+        assert!(shown.contains("13800138000"), "{shown}");
+        assert!(!shown.contains("坏詞語") && !shown.contains("坏词语"), "{shown}");
+        assert!(shown.contains("辦理營業執照"), "{shown}");
+    }
+
+    #[test]
+    fn symbols_only_keep_the_conversation_language() {
+        assert_eq!(detect_lang("13800138000", Some(Lang::Traditional)), Lang::Traditional);
+        assert_eq!(detect_lang("辦理護照要多久", Some(Lang::Simplified)), Lang::Traditional);
+    }
+}

@@ -1,0 +1,560 @@
+//! The chat orchestrator: one turn of a conversation in, a reply streamed out
+//! as [`ChatEvent`]s.
+//!
+//! A turn goes through, in order:
+//! 1. **guard** ([`guard`]): personal data in the message is replaced by
+//!    placeholders (`〔电话1〕`) kept in the session; nothing after this point
+//!    sees the real values except a skill whose manifest grants them;
+//! 2. a sensitive word in the message → a fixed decline;
+//! 3. a skill dialog waiting for this user → continue it ([`dialog`]), or drop
+//!    it when the user cancels;
+//! 4. a request for a person → a handoff record staff can list;
+//! 5. an out-of-scope request → a fixed, polite decline;
+//! 6. a message close to a skill's example utterances → start that skill
+//!    ([`route`] picks it and reads its arguments);
+//! 7. otherwise an answer from the knowledge base ([`grounding`]): retrieved
+//!    passages as numbered data, the model's answer streamed, each citation
+//!    checked afterwards; no evidence → an honest fixed reply with a phone.
+//!
+//! Transport (SSE or JSON lines, the OpenAI shape) is the HTTP layer's
+//! business; this module only produces events. Each turn's question (masked)
+//! and reply are saved to the session, so a conversation resumes after a restart.
+
+pub mod dialog;
+pub mod grounding;
+pub mod guard;
+pub mod replies;
+pub mod route;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use govassist_kb::{DocKind, Hit};
+use govassist_llm::GenerationParams;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::lang::Lang;
+use crate::sessions::{Session, Topic, Turn};
+use crate::state::AppState;
+use replies::DeclineReason;
+
+/// The events of one reply, in order: `sources`, `skill`?, `token`*, then `done` or `error`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+pub enum ChatEvent {
+    Sources { session_id: String, lang: Lang, sources: Vec<SourceRef> },
+    /// A skill ran for this turn: its name and outcome (`done`, `need_input`,
+    /// `failed`, `error`), the result for `done`, the missing fields for `need_input`.
+    Skill(SkillEvent),
+    Token { text: String },
+    Done(DoneInfo),
+    Error { code: &'static str, message: String },
+}
+
+impl ChatEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChatEvent::Sources { .. } => "sources",
+            ChatEvent::Skill(_) => "skill",
+            ChatEvent::Token { .. } => "token",
+            ChatEvent::Done(_) => "done",
+            ChatEvent::Error { .. } => "error",
+        }
+    }
+}
+
+/// A retrieved passage as the client sees it; `n` is the `[n]` marker in the answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceRef {
+    pub n: usize,
+    pub id: String,
+    pub doc_id: String,
+    pub title: String,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SkillEvent {
+    pub name: String,
+    pub status: &'static str,
+    /// The arguments the skill was called with, personal values as placeholders.
+    pub input: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+}
+
+/// How a turn was handled, as `done.route` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteTaken {
+    Answer,
+    NoEvidence,
+    Skill,
+    Dialog,
+    Cancelled,
+    Handoff,
+    Declined,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DoneInfo {
+    pub session_id: String,
+    pub route: RouteTaken,
+    /// Document ids the answer cites with `[n]` markers that passed the
+    /// citation check; when it wrote none, the best-ranked source it was
+    /// grounded on. Empty when no passage was used.
+    pub citations: Vec<String>,
+    /// Sentences the citation check could not tie to their sources.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flagged: Vec<grounding::Flag>,
+    /// The request was out of scope (or carried a sensitive word) and got a fixed decline.
+    pub declined: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decline_reason: Option<&'static str>,
+    /// A handoff to a person was recorded for this turn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handoff_id: Option<i64>,
+    /// The skill that ran, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skill: Option<String>,
+    pub prompt_tokens: usize,
+    /// Prompt tokens whose state the engine reused from an earlier request.
+    pub cached_prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub time_to_first_token_ms: f64,
+    pub tokens_per_s: f64,
+}
+
+impl DoneInfo {
+    fn new(session_id: &str, route: RouteTaken) -> Self {
+        DoneInfo {
+            session_id: session_id.to_owned(),
+            route,
+            citations: Vec::new(),
+            flagged: Vec::new(),
+            declined: false,
+            decline_reason: None,
+            handoff_id: None,
+            skill: None,
+            prompt_tokens: 0,
+            cached_prompt_tokens: 0,
+            generated_tokens: 0,
+            time_to_first_token_ms: 0.0,
+            tokens_per_s: 0.0,
+        }
+    }
+}
+
+pub struct ChatRequest {
+    pub session_id: Option<String>,
+    pub message: String,
+    pub lang: Option<Lang>,
+    /// Who asks, for the skill audit log: `chat`, `openai`, `eval`.
+    pub caller: &'static str,
+}
+
+impl ChatRequest {
+    pub fn new(message: impl Into<String>) -> Self {
+        ChatRequest { session_id: None, message: message.into(), lang: None, caller: "chat" }
+    }
+}
+
+/// Longest quote of a source shown under an answer, in characters.
+const QUOTE_CHARS: usize = 120;
+
+/// Turns of history carried into a prompt: two exchanges.
+const HISTORY_TURNS: usize = 4;
+
+/// Starts answering; events arrive on the returned channel. Dropping the
+/// receiver (the client went away) stops generation within one token.
+pub async fn answer(state: Arc<AppState>, request: ChatRequest) -> mpsc::Receiver<ChatEvent> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        if let Err((code, message)) = run(state, request, &tx).await {
+            let _ = tx.send(ChatEvent::Error { code, message }).await;
+        }
+    });
+    rx
+}
+
+type TurnError = (&'static str, String);
+
+/// One turn's context: where events go, the session being updated, and the
+/// reply text as sent (saved to the history at the end).
+pub(crate) struct TurnCx<'a> {
+    pub state: &'a Arc<AppState>,
+    pub tx: &'a mpsc::Sender<ChatEvent>,
+    pub session: Session,
+    pub lang: Lang,
+    /// The user's message with personal data masked.
+    pub masked: String,
+    pub caller: &'static str,
+    reply: String,
+    output: guard::OutputFilter,
+    sources_sent: bool,
+}
+
+impl TurnCx<'_> {
+    /// Sends the `sources` event (once per turn; empty when no passage is used).
+    pub async fn sources(&mut self, sources: Vec<SourceRef>) -> bool {
+        self.sources_sent = true;
+        let event = ChatEvent::Sources { session_id: self.session.id.clone(), lang: self.lang, sources };
+        self.tx.send(event).await.is_ok()
+    }
+
+    /// Sends a complete text to the user (a fixed reply, a skill's answer, the
+    /// sources line), through the output filter (placeholders, sensitive words, script).
+    pub async fn say(&mut self, text: &str) -> bool {
+        self.send(text, true).await
+    }
+
+    /// Sends one piece of a generated answer; the filter may hold back its
+    /// last characters until the next piece shows whether they start a word it censors.
+    pub async fn stream(&mut self, piece: &str) -> bool {
+        self.send(piece, false).await
+    }
+
+    async fn send(&mut self, text: &str, whole: bool) -> bool {
+        if !self.sources_sent {
+            self.sources(Vec::new()).await;
+        }
+        self.reply.push_str(text);
+        let mut shown = self.output.push(text, &self.session);
+        if whole {
+            shown.push_str(&self.output.finish(&self.session));
+        }
+        shown.is_empty() || self.tx.send(ChatEvent::Token { text: shown }).await.is_ok()
+    }
+
+    pub async fn skill_event(&mut self, event: SkillEvent) {
+        if !self.sources_sent {
+            self.sources(Vec::new()).await;
+        }
+        let _ = self.tx.send(ChatEvent::Skill(event)).await;
+    }
+
+    /// Flushes the output filter, sends `done`, and saves the turn.
+    pub async fn finish(mut self, done: DoneInfo) -> Result<(), TurnError> {
+        let rest = self.output.finish(&self.session);
+        if !rest.is_empty() {
+            let _ = self.tx.send(ChatEvent::Token { text: rest }).await;
+        }
+        let sessions = self.state.sessions.clone();
+        let session = self.session;
+        let masked = self.masked;
+        // The history keeps what the reply said with the user's values masked again.
+        let reply = guard::mask_known(&self.reply, &session);
+        tokio::task::spawn_blocking(move || {
+            sessions.append_exchange(&session.id, &masked, &reply)?;
+            sessions.save_state(&session)
+        })
+        .await
+        .map_err(|e| ("internal", e.to_string()))?
+        .map_err(|e| ("storage_error", format!("the conversation could not be saved: {e}")))?;
+        tracing::info!(route = ?done.route, declined = done.declined, skill = done.skill.as_deref(), "chat turn answered");
+        let _ = self.tx.send(ChatEvent::Done(done)).await;
+        Ok(())
+    }
+}
+
+async fn run(state: Arc<AppState>, request: ChatRequest, tx: &mpsc::Sender<ChatEvent>) -> Result<(), TurnError> {
+    state.metrics.chat_requests.inc();
+    let session_id = request.session_id.unwrap_or_else(new_session_id);
+    let sessions = state.sessions.clone();
+    let id = session_id.clone();
+    let mut session = tokio::task::spawn_blocking(move || sessions.open_session(&id))
+        .await
+        .map_err(|e| ("internal", e.to_string()))?
+        .map_err(|e| ("storage_error", format!("the conversation could not be loaded: {e}")))?;
+
+    // Nothing below this line sees a personal value except through the session's vault.
+    let masked = guard::mask_into_session(&request.message, &mut session);
+    let lang = request.lang.unwrap_or_else(|| guard::detect_lang(&request.message, session.lang));
+    session.lang = Some(lang);
+    let output = guard::OutputFilter::new(lang, state.guard.clone());
+    let mut cx = TurnCx {
+        state: &state,
+        tx,
+        session,
+        lang,
+        masked,
+        caller: request.caller,
+        reply: String::new(),
+        output,
+        sources_sent: false,
+    };
+
+    if state.guard.has_sensitive(&cx.masked) {
+        return decline(cx, DeclineReason::Sensitive).await;
+    }
+    if let Some(pending) = cx.session.dialog.take() {
+        if replies::is_cancel(&cx.masked) {
+            cx.say(&replies::dialog_cancelled(lang)).await;
+            let mut done = DoneInfo::new(&session_id, RouteTaken::Cancelled);
+            done.skill = Some(pending.skill);
+            return cx.finish(done).await;
+        }
+        if let Some(done) = dialog::continue_dialog(&mut cx, pending).await? {
+            return cx.finish(done).await;
+        }
+    }
+    if replies::wants_human(&cx.masked) {
+        let handoff = create_handoff(&cx, "requested").await?;
+        cx.say(&replies::handoff_created(lang, handoff)).await;
+        let mut done = DoneInfo::new(&session_id, RouteTaken::Handoff);
+        done.handoff_id = Some(handoff);
+        return cx.finish(done).await;
+    }
+    if let Some(reason) = out_of_scope(&state, &cx.masked).await {
+        return decline(cx, reason).await;
+    }
+    if let Some(done) = dialog::start_if_routed(&mut cx).await? {
+        return cx.finish(done).await;
+    }
+    let done = answer_from_knowledge_base(&mut cx, &request.message).await?;
+    cx.finish(done).await
+}
+
+async fn out_of_scope(state: &Arc<AppState>, masked: &str) -> Option<DeclineReason> {
+    let (guard, kb, text) = (state.guard.clone(), state.kb.clone(), masked.to_owned());
+    tokio::task::spawn_blocking(move || guard.out_of_scope(&text, &kb)).await.ok().flatten()
+}
+
+async fn decline(mut cx: TurnCx<'_>, reason: DeclineReason) -> Result<(), TurnError> {
+    state_metrics_decline(&cx);
+    cx.say(&replies::decline(reason, cx.lang)).await;
+    let mut done = DoneInfo::new(&cx.session.id, RouteTaken::Declined);
+    done.declined = true;
+    done.decline_reason = Some(reason.code());
+    cx.finish(done).await
+}
+
+fn state_metrics_decline(cx: &TurnCx<'_>) {
+    cx.state.metrics.chat_declined.inc();
+}
+
+pub(crate) async fn create_handoff(cx: &TurnCx<'_>, reason: &'static str) -> Result<i64, TurnError> {
+    let sessions = cx.state.sessions.clone();
+    let (id, question, lang) = (cx.session.id.clone(), cx.masked.clone(), cx.lang);
+    tokio::task::spawn_blocking(move || sessions.create_handoff(&id, &question, lang, reason))
+        .await
+        .map_err(|e| ("internal", e.to_string()))?
+        .map_err(|e| ("storage_error", format!("the handoff could not be recorded: {e}")))
+}
+
+/// The search query for a message: a short follow-up ("那要多久？") is read
+/// together with the service item the conversation is about.
+fn retrieval_query(masked: &str, topic: Option<&Topic>) -> String {
+    let short = masked.chars().filter(|c| c.is_alphanumeric()).count() <= 8;
+    match topic {
+        Some(topic) if short => format!("{} {}", topic.title, masked),
+        _ => masked.to_owned(),
+    }
+}
+
+async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Result<DoneInfo, TurnError> {
+    let state = cx.state.clone();
+    let lang = cx.lang;
+    let session_id = cx.session.id.clone();
+    let kb = state.kb.clone();
+    let query = retrieval_query(&cx.masked, cx.session.topic.as_ref());
+    let k = state.config.kb.chat_passages;
+    let hits = tokio::task::spawn_blocking(move || kb.search(&query, k))
+        .await
+        .map_err(|e| ("internal", e.to_string()))?
+        .map_err(|e| (e.code(), e.to_string()))?;
+
+    // No evidence, no generation: a model asked without sources invents them.
+    if hits.is_empty() {
+        cx.sources(Vec::new()).await;
+        let handoff = create_handoff(cx, "no_evidence").await?;
+        cx.say(&replies::no_evidence(lang, None, Some(handoff))).await;
+        let mut done = DoneInfo::new(&session_id, RouteTaken::NoEvidence);
+        done.handoff_id = Some(handoff);
+        return Ok(done);
+    }
+
+    let Some(engine) = state.engine.clone() else {
+        cx.sources(source_refs(&hits)).await;
+        return Err((
+            "model_unavailable",
+            "the language model is not loaded on this server; the sources above may still help".into(),
+        ));
+    };
+    let sessions = state.sessions.clone();
+    let id = session_id.clone();
+    let history: Vec<Turn> = tokio::task::spawn_blocking(move || sessions.recent_turns(&id, HISTORY_TURNS))
+        .await
+        .map_err(|e| ("internal", e.to_string()))?
+        .unwrap_or_default();
+    let max_tokens = state.config.llm.max_tokens;
+    let context = engine.context_length();
+    let (messages, used) = grounding::fit_prompt(&cx.masked, lang, &hits, &history, |m| {
+        engine.prompt_tokens(m) + max_tokens.min(context / 4) < context
+    });
+    let hits = &hits[..used];
+    let sources = source_refs(hits);
+    if !cx.sources(sources.clone()).await {
+        return Ok(DoneInfo::new(&session_id, RouteTaken::Answer));
+    }
+
+    let params = GenerationParams {
+        max_tokens,
+        temperature: state.config.llm.temperature,
+        ..GenerationParams::default()
+    };
+    let (piece_tx, mut piece_rx) = mpsc::channel::<String>(64);
+    let started = Instant::now();
+    let generation = tokio::task::spawn_blocking(move || {
+        engine.generate(&messages, &params, &mut |piece: &str| piece_tx.blocking_send(piece.to_owned()).is_ok())
+    });
+    let mut answer = String::new();
+    while let Some(piece) = piece_rx.recv().await {
+        answer.push_str(&piece);
+        if !cx.stream(&piece).await {
+            break; // the client went away: dropping the receiver stops generation
+        }
+    }
+    drop(piece_rx);
+    let stats = generation
+        .await
+        .map_err(|e| ("internal", e.to_string()))?
+        .map_err(|e| (e.code(), e.to_string()))?;
+    state.metrics.generated_tokens.add(stats.generated_tokens as u64);
+
+    let passages: Vec<&str> = hits.iter().map(|h| h.passage.as_str()).collect();
+    let check = grounding::check_citations(&answer, &passages);
+    let mut cited = check.cited.clone();
+    // A small model does not always write its markers; attribute the answer to
+    // the best-ranked source it was grounded on, so the reader always sees where it came from.
+    if cited.is_empty() {
+        cited.push(1);
+    }
+    let mut footer = String::new();
+    let handoff = if says_unknown(&answer) {
+        let phone = hits.iter().find_map(|h| h.phone.as_deref()).map(str::to_owned);
+        let handoff = create_handoff(cx, "no_evidence").await?;
+        footer.push_str(&replies::unknown_addendum(lang, phone.as_deref(), Some(handoff)));
+        Some(handoff)
+    } else {
+        None
+    };
+    if !check.flagged.is_empty() {
+        footer.push_str(replies::unverified_note(lang));
+    }
+    // The source's own words under the model's: cited passages first, then any passage given.
+    let cited_passages: Vec<&str> = cited.iter().map(|n| passages[n - 1]).collect();
+    let quote = grounding::best_quote(&cx.masked, &cited_passages, QUOTE_CHARS)
+        .map(|(i, quote)| (cited[i - 1], quote))
+        .or_else(|| grounding::best_quote(&cx.masked, &passages, QUOTE_CHARS));
+    if let Some((n, quote)) = quote {
+        footer.push_str(&format!("\n\n{}：「{quote}」[{n}]", replies::quote_label(lang)));
+        if !cited.contains(&n) {
+            cited.push(n);
+        }
+    }
+    let cited_refs: Vec<&SourceRef> = cited.iter().map(|n| &sources[n - 1]).collect();
+    footer.push_str(&sources_footer(lang, &cited_refs));
+    cx.say(&footer).await;
+
+    // What "that" means in the next turn: the first cited service item.
+    if let Some(item) = cited.iter().map(|n| &hits[n - 1]).find(|h| h.kind == DocKind::ServiceItem) {
+        cx.session.topic = Some(Topic { id: item.doc_id.clone(), title: item.title.clone() });
+    }
+    let mut done = DoneInfo::new(&session_id, RouteTaken::Answer);
+    done.citations = cited_refs.iter().map(|s| s.doc_id.clone()).collect();
+    done.flagged = check.flagged;
+    done.handoff_id = handoff;
+    done.prompt_tokens = stats.prompt_tokens;
+    done.cached_prompt_tokens = stats.cached_prompt_tokens;
+    done.generated_tokens = stats.generated_tokens;
+    done.time_to_first_token_ms = stats.time_to_first_token_ms;
+    done.tokens_per_s = stats.decode_tokens_per_s;
+    tracing::debug!(
+        lang = lang.code(),
+        sources = sources.len(),
+        generated = done.generated_tokens,
+        flagged = done.flagged.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "answer generated"
+    );
+    Ok(done)
+}
+
+/// The model admits the passages do not answer the question.
+fn says_unknown(answer: &str) -> bool {
+    let folded = govassist_kb::text::fold(answer);
+    ["不知道", "没有找到", "没有相关", "未找到", "无法回答", "没有提到", "未提及", "没有提供", "i don't know", "not mentioned", "no information"]
+        .iter()
+        .any(|cue| folded.contains(cue))
+}
+
+fn source_refs(hits: &[Hit]) -> Vec<SourceRef> {
+    hits.iter()
+        .enumerate()
+        .map(|(i, hit)| SourceRef {
+            n: i + 1,
+            id: hit.id.clone(),
+            doc_id: hit.doc_id.clone(),
+            title: hit.title.clone(),
+            url: hit.url.clone(),
+        })
+        .collect()
+}
+
+fn sources_footer(lang: Lang, cited: &[&SourceRef]) -> String {
+    let listed: Vec<String> = cited.iter().map(|s| format!("[{}] {}（{}）", s.n, s.title, s.doc_id)).collect();
+    format!("\n\n{}：{}", replies::sources_label(lang), listed.join("；"))
+}
+
+/// 128 random bits from the operating system: a session id is what lets a
+/// client continue a conversation (and reach the personal values it holds),
+/// so it must not be guessable.
+pub fn new_session_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom_fill(&mut bytes).is_err() {
+        // No OS randomness is a broken machine; fall back to the hasher's per-process keys.
+        use std::hash::{BuildHasher, Hasher};
+        let a = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let b = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        bytes[..8].copy_from_slice(&a.to_le_bytes());
+        bytes[8..].copy_from_slice(&b.to_le_bytes());
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("s-{hex}")
+}
+
+fn getrandom_fill(bytes: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follow_ups_are_searched_with_the_topic() {
+        let topic = Topic { id: "1".into(), title: "护照签发".into() };
+        assert_eq!(retrieval_query("那要多久？", Some(&topic)), "护照签发 那要多久？");
+        assert_eq!(retrieval_query("办理营业执照需要带哪些申请材料", Some(&topic)), "办理营业执照需要带哪些申请材料");
+        assert_eq!(retrieval_query("要多久", None), "要多久");
+    }
+
+    #[test]
+    fn session_ids_are_random_and_valid() {
+        let a = new_session_id();
+        assert_ne!(a, new_session_id());
+        assert_eq!(a.len(), 34);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    }
+
+    #[test]
+    fn admitting_ignorance_is_recognised() {
+        assert!(says_unknown("参考资料中没有提到收费标准。"));
+        assert!(!says_unknown("需要身份证[1]。"));
+    }
+}

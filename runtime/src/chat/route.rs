@@ -1,0 +1,686 @@
+//! Which skill a message asks for, and the skill's arguments in it.
+//!
+//! Routing compares the message with every installed skill's example
+//! utterances and description (embedding similarity when the knowledge base
+//! has an embedding model, character bigrams otherwise); the list of skills is
+//! read on every turn, so a skill deployed a moment ago is routable at once.
+//!
+//! Arguments come from two places. Rules read what has one right form and
+//! must never be guessed: personal values (as the placeholders masking put in
+//! the text), dates ("明天" is computed, not generated), times, codes and ids,
+//! and enum choices whose glosses the schema's description gives
+//! (`book: 预约/我要预约`). The model fills the rest under a JSON-schema
+//! constraint, and every value it returns is checked against the
+//! conversation: a string that the user never wrote is dropped, so a small
+//! model cannot invent an argument.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use govassist_kb::KnowledgeBase;
+use govassist_skill_host::SkillSummary;
+use serde_json::{json, Map, Value};
+
+/// A skill the message asks for, with how sure the router is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkillMatch {
+    pub name: String,
+    /// Similarity with the closest example utterance (cosine for embeddings,
+    /// Dice over character bigrams without them).
+    pub score: f32,
+}
+
+/// Remembers the embeddings of each skill version's examples, so routing a
+/// message costs one query embedding.
+#[derive(Default)]
+pub struct SkillRouter {
+    examples: Mutex<HashMap<String, Arc<Vec<Vec<f32>>>>>,
+}
+
+impl SkillRouter {
+    /// The installed skill whose examples are closest to `message`, when it is
+    /// at least `threshold` close (a separate `lexical_threshold` applies
+    /// without embeddings).
+    pub fn route(
+        &self,
+        kb: &KnowledgeBase,
+        skills: &[SkillSummary],
+        message: &str,
+        threshold: f32,
+        lexical_threshold: f32,
+    ) -> Option<SkillMatch> {
+        let best = match kb.embed_query(message) {
+            Ok(Some(query)) => self.best_by_embedding(kb, skills, &query).map(|m| (m, threshold)),
+            _ => best_by_bigrams(skills, message).map(|m| (m, lexical_threshold)),
+        };
+        best.filter(|(m, limit)| m.score >= *limit).map(|(m, _)| m)
+    }
+
+    fn best_by_embedding(&self, kb: &KnowledgeBase, skills: &[SkillSummary], query: &[f32]) -> Option<SkillMatch> {
+        let mut best: Option<SkillMatch> = None;
+        for skill in skills.iter().filter(|s| !s.examples.is_empty()) {
+            let Some(vectors) = self.example_vectors(kb, skill) else { continue };
+            let score = vectors.iter().map(|v| dot(v, query)).fold(f32::MIN, f32::max);
+            if best.as_ref().is_none_or(|b| score > b.score) {
+                best = Some(SkillMatch { name: skill.name.clone(), score });
+            }
+        }
+        best
+    }
+
+    fn example_vectors(&self, kb: &KnowledgeBase, skill: &SkillSummary) -> Option<Arc<Vec<Vec<f32>>>> {
+        // The component's digest names the version: a redeployed skill's new examples count at once.
+        let key = format!("{}@{}", skill.name, skill.sha256);
+        if let Some(found) = self.examples.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Some(found.clone());
+        }
+        let vectors: Vec<Vec<f32>> = skill
+            .examples
+            .iter()
+            .filter_map(|example| kb.embed_query(example).ok().flatten())
+            .collect();
+        if vectors.is_empty() {
+            return None;
+        }
+        let vectors = Arc::new(vectors);
+        let mut cache = self.examples.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|k, _| !k.starts_with(&format!("{}@", skill.name)));
+        cache.insert(key, vectors.clone());
+        Some(vectors)
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn best_by_bigrams(skills: &[SkillSummary], message: &str) -> Option<SkillMatch> {
+    let query = bigrams(message);
+    skills
+        .iter()
+        .filter_map(|skill| {
+            let score = skill.examples.iter().map(|e| dice(&query, &bigrams(e))).fold(0.0f32, f32::max);
+            (score > 0.0).then(|| SkillMatch { name: skill.name.clone(), score })
+        })
+        .max_by(|a, b| a.score.total_cmp(&b.score))
+}
+
+fn bigrams(text: &str) -> Vec<(char, char)> {
+    let chars: Vec<char> = govassist_kb::text::fold(text).chars().filter(|c| c.is_alphanumeric()).collect();
+    let mut grams: Vec<(char, char)> = chars.windows(2).map(|w| (w[0], w[1])).collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
+}
+
+fn dice(a: &[(char, char)], b: &[(char, char)]) -> f32 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let shared = a.iter().filter(|g| b.binary_search(g).is_ok()).count();
+    2.0 * shared as f32 / (a.len() + b.len()) as f32
+}
+
+/// What the rules can read: the message (masked), the session's topic (the
+/// service item last answered about), and today's date in China.
+pub struct RuleContext<'a> {
+    pub text: &'a str,
+    pub topic_item: Option<&'a str>,
+    pub today: CivilDate,
+}
+
+/// Arguments for `schema`'s properties that the rules find in the text.
+pub fn extract_by_rules(schema: &Value, cx: &RuleContext<'_>) -> Map<String, Value> {
+    let mut found = Map::new();
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else { return found };
+    for (name, spec) in properties {
+        if let Some(value) = rule_value(name, spec, cx) {
+            found.insert(name.clone(), value);
+        }
+    }
+    found
+}
+
+fn rule_value(name: &str, spec: &Value, cx: &RuleContext<'_>) -> Option<Value> {
+    let text = cx.text;
+    if let Some(choices) = spec.get("enum").and_then(Value::as_array) {
+        let description = spec.get("description").and_then(Value::as_str).unwrap_or_default();
+        return enum_by_gloss(text, choices, description).map(Value::from);
+    }
+    let kind = spec.get("type").and_then(Value::as_str).unwrap_or("string");
+    if kind != "string" {
+        return None;
+    }
+    let format = spec.get("format").and_then(Value::as_str).unwrap_or_default();
+    let value = match name {
+        "phone" | "mobile" | "contact_phone" => last_placeholder(text, PiiLabel::Phone),
+        "id_number" | "id_card" => last_placeholder(text, PiiLabel::IdNumber),
+        "credit_code" | "uscc" => last_placeholder(text, PiiLabel::CreditCode),
+        "email" => last_placeholder(text, PiiLabel::Email),
+        "item_id" => item_code(text).or_else(|| cx.topic_item.map(str::to_owned)),
+        "booking_id" => token_with_prefix(text, "BK", |c| c.is_ascii_alphanumeric()),
+        "office_id" => token_with_prefix(text, "of-", |c| c.is_ascii_hexdigit()),
+        "slot" | "time" => time_of_day(text),
+        "name" => person_name(text),
+        "district" => district(text),
+        _ if format == "date" || name == "date" => relative_or_written_date(text, cx.today).map(|d| d.to_string()),
+        _ => None,
+    }?;
+    Some(Value::from(value))
+}
+
+/// Placeholder labels: what masking writes for each kind of personal value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PiiLabel {
+    IdNumber,
+    Phone,
+    CreditCode,
+    BankCard,
+    Email,
+}
+
+impl PiiLabel {
+    pub fn label(self) -> &'static str {
+        match self {
+            PiiLabel::IdNumber => "身份证号",
+            PiiLabel::Phone => "电话",
+            PiiLabel::CreditCode => "信用代码",
+            PiiLabel::BankCard => "银行卡号",
+            PiiLabel::Email => "邮箱",
+        }
+    }
+
+    /// The personal field a skill manifest names to be granted this kind.
+    pub fn field(self) -> &'static str {
+        match self {
+            PiiLabel::IdNumber => "id_number",
+            PiiLabel::Phone => "phone",
+            PiiLabel::CreditCode => "credit_code",
+            PiiLabel::BankCard => "bank_card",
+            PiiLabel::Email => "email",
+        }
+    }
+
+    pub const ALL: [PiiLabel; 5] =
+        [PiiLabel::IdNumber, PiiLabel::Phone, PiiLabel::CreditCode, PiiLabel::BankCard, PiiLabel::Email];
+
+    /// The label of a placeholder such as `〔电话2〕`.
+    pub fn of_placeholder(placeholder: &str) -> Option<PiiLabel> {
+        let inner = placeholder.strip_prefix('〔')?.strip_suffix('〕')?;
+        let label = inner.trim_end_matches(|c: char| c.is_ascii_digit());
+        PiiLabel::ALL.into_iter().find(|l| l.label() == label)
+    }
+}
+
+/// The placeholders (`〔…〕`) in `text`, in order.
+pub fn placeholders(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('〔') {
+        let after = &rest[open..];
+        let Some(close) = after.find('〕') else { break };
+        let end = close + '〕'.len_utf8();
+        out.push(&after[..end]);
+        rest = &after[end..];
+    }
+    out
+}
+
+fn last_placeholder(text: &str, label: PiiLabel) -> Option<String> {
+    placeholders(text).into_iter().rev().find(|p| PiiLabel::of_placeholder(p) == Some(label)).map(str::to_owned)
+}
+
+/// An enum value whose gloss the message contains. Descriptions list glosses
+/// as `value: gloss/gloss; value: gloss`; the longest gloss found wins, so
+/// "取消预约" is `cancel` even though "预约" alone is `book`. English values
+/// count as their own gloss.
+fn enum_by_gloss(text: &str, choices: &[Value], description: &str) -> Option<String> {
+    let folded = govassist_kb::text::fold(text);
+    let choices: Vec<&str> = choices.iter().filter_map(Value::as_str).collect();
+    let mut best: Option<(String, usize)> = None;
+    let mut consider = |value: &str, gloss: &str| {
+        let gloss = govassist_kb::text::fold(gloss.trim());
+        let len = gloss.chars().count();
+        if len >= 2 && folded.contains(&gloss) && best.as_ref().is_none_or(|(_, l)| len > *l) {
+            best = Some((value.to_owned(), len));
+        }
+    };
+    for part in description.split([';', '；']) {
+        let Some((value, glosses)) = part.split_once([':', '：']) else { continue };
+        // "企业规模. micro: 微型" — the value is the last word before the colon.
+        let value = value.split_whitespace().next_back().unwrap_or_default();
+        if !choices.contains(&value) {
+            continue;
+        }
+        for gloss in glosses.split(['/', '／', '、', ',', '，']) {
+            consider(value, gloss);
+        }
+    }
+    for value in &choices {
+        if value.chars().all(|c| c.is_ascii_alphabetic()) {
+            let padded = format!(" {} ", folded.replace(|c: char| !c.is_ascii_alphanumeric(), " "));
+            if padded.contains(&format!(" {} ", value.to_ascii_lowercase())) {
+                consider(value, value);
+            }
+        }
+    }
+    best.map(|(value, _)| value)
+}
+
+/// A service item code (事项编码): 18 or more letters and digits with at least 12 digits.
+fn item_code(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|t| t.len() >= 18 && t.chars().filter(char::is_ascii_digit).count() >= 12)
+        .map(str::to_owned)
+}
+
+fn token_with_prefix(text: &str, prefix: &str, body: impl Fn(char) -> bool) -> Option<String> {
+    let start = text.find(prefix)?;
+    let rest = &text[start + prefix.len()..];
+    let len = rest.find(|c: char| !body(c)).unwrap_or(rest.len());
+    (len >= 4).then(|| format!("{prefix}{}", &rest[..len]))
+}
+
+/// `09:30`, `9点半`, `下午2点`, `14时` → `HH:MM`.
+fn time_of_day(text: &str) -> Option<String> {
+    let folded: String = text.chars().map(govassist_kb::text::to_half_width).collect();
+    let chars: Vec<char> = folded.chars().collect();
+    let afternoon = folded.contains("下午") || folded.contains("晚上") || folded.to_ascii_lowercase().contains("pm");
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() || (i > 0 && chars[i - 1].is_ascii_digit()) {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < chars.len() && chars[j].is_ascii_digit() {
+            j += 1;
+        }
+        let hour: u32 = chars[i..j].iter().collect::<String>().parse().ok()?;
+        let (minute, end) = match chars.get(j) {
+            Some(':') => {
+                let mut k = j + 1;
+                while k < chars.len() && chars[k].is_ascii_digit() {
+                    k += 1;
+                }
+                (chars[j + 1..k].iter().collect::<String>().parse().ok(), k)
+            }
+            Some('点' | '時' | '时') => {
+                let rest: String = chars[j + 1..].iter().take(3).collect();
+                if rest.starts_with('半') {
+                    (Some(30), j + 2)
+                } else {
+                    let digits: String = chars[j + 1..].iter().take_while(|c| c.is_ascii_digit()).collect();
+                    let minute = if digits.is_empty() { Some(0) } else { digits.parse().ok() };
+                    (minute, j + 1 + digits.len())
+                }
+            }
+            _ => (None, j),
+        };
+        if let Some(minute) = minute {
+            let hour = if afternoon && hour < 12 { hour + 12 } else { hour };
+            if hour < 24 && minute < 60 {
+                return Some(format!("{hour:02}:{minute:02}"));
+            }
+        }
+        i = end.max(i + 1);
+    }
+    None
+}
+
+/// `我叫李明`, `姓名：李明`, `my name is Li Ming`.
+fn person_name(text: &str) -> Option<String> {
+    for cue in ["我叫", "我是", "姓名是", "姓名：", "姓名:", "姓名", "名字是", "名字叫", "预约人"] {
+        if let Some(at) = text.find(cue) {
+            let name: String = text[at + cue.len()..]
+                .trim_start_matches([' ', '：', ':'])
+                .chars()
+                .take_while(|c| is_han(*c) || *c == '·')
+                .take(4)
+                .collect();
+            if (2..=4).contains(&name.chars().count()) {
+                return Some(name);
+            }
+        }
+    }
+    let lower = text.to_ascii_lowercase();
+    let at = lower.find("my name is ")?;
+    let name: String = text[at + 11..]
+        .split(|c: char| !(c.is_ascii_alphabetic() || c == ' '))
+        .next()?
+        .trim()
+        .to_owned();
+    (!name.is_empty()).then_some(name)
+}
+
+/// A district name such as `福田区`.
+fn district(text: &str) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let at = chars.iter().position(|&c| c == '区')?;
+    let start = at.checked_sub(2)?;
+    let name: String = chars[start..=at].iter().collect();
+    name.chars().take(2).all(is_han).then_some(name)
+}
+
+fn is_han(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fff}').contains(&c)
+}
+
+/// A calendar date (proleptic Gregorian).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CivilDate {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+}
+
+impl CivilDate {
+    /// Today in China (UTC+8), where the service halls are.
+    pub fn today_in_china() -> CivilDate {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        CivilDate::from_days((secs + 8 * 3600).div_euclid(86_400))
+    }
+
+    /// From days since 1970-01-01 (Howard Hinnant's algorithm).
+    pub fn from_days(days: i64) -> CivilDate {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        CivilDate { year, month, day }
+    }
+
+    pub fn days(self) -> i64 {
+        let y = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let m = i64::from(self.month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    /// 0 = Monday … 6 = Sunday.
+    pub fn weekday(self) -> u32 {
+        (self.days() + 3).rem_euclid(7) as u32
+    }
+
+    pub fn plus_days(self, n: i64) -> CivilDate {
+        CivilDate::from_days(self.days() + n)
+    }
+
+    fn valid(year: i32, month: u32, day: u32) -> Option<CivilDate> {
+        let date = CivilDate { year, month, day };
+        ((1..=12).contains(&month) && (1..=31).contains(&day) && CivilDate::from_days(date.days()) == date)
+            .then_some(date)
+    }
+}
+
+impl std::fmt::Display for CivilDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// `2026-12-03`, `12月3日`, `今天/明天/后天`, `下周一`, `周三`, `tomorrow`.
+pub fn relative_or_written_date(text: &str, today: CivilDate) -> Option<CivilDate> {
+    let folded: String = govassist_kb::text::fold(text);
+    if let Some(date) = written_date(&folded, today) {
+        return Some(date);
+    }
+    for (word, offset) in [("大后天", 3), ("后天", 2), ("明天", 1), ("明日", 1), ("今天", 0), ("今日", 0),
+        ("day after tomorrow", 2), ("tomorrow", 1), ("today", 0)] {
+        if folded.contains(word) {
+            return Some(today.plus_days(offset));
+        }
+    }
+    let weekdays = ['一', '二', '三', '四', '五', '六', '日'];
+    for prefix in ["下周", "下星期", "下礼拜", "周", "星期", "礼拜"] {
+        if let Some(at) = folded.find(prefix) {
+            let day = folded[at + prefix.len()..].chars().next().and_then(|c| {
+                weekdays.iter().position(|&w| w == c).or((c == '天').then_some(6))
+            });
+            if let Some(target) = day {
+                let current = today.weekday() as i64;
+                let mut ahead = (target as i64 - current).rem_euclid(7);
+                if prefix.starts_with('下') {
+                    ahead = 7 - current + target as i64;
+                }
+                return Some(today.plus_days(ahead));
+            }
+        }
+    }
+    None
+}
+
+fn written_date(folded: &str, today: CivilDate) -> Option<CivilDate> {
+    let numbers: Vec<(usize, u32, usize)> = {
+        let mut out = Vec::new();
+        let bytes = folded.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i].is_ascii_digit() {
+                let start = i;
+                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if let Ok(n) = folded[start..i].parse() {
+                    out.push((start, n, i));
+                }
+            } else {
+                i += 1;
+            }
+        }
+        out
+    };
+    for window in numbers.windows(3) {
+        let [(_, y, ye), (ms, m, me), (ds, d, _)] = window else { continue };
+        let sep1 = &folded[*ye..*ms];
+        let sep2 = &folded[*me..*ds];
+        if (1900..=2100).contains(y) && matches!(sep1, "-" | "/" | "年" | ".") && matches!(sep2, "-" | "/" | "月" | ".") {
+            if let Some(date) = CivilDate::valid(*y as i32, *m, *d) {
+                return Some(date);
+            }
+        }
+    }
+    for window in numbers.windows(2) {
+        let [(_, m, me), (ds, d, de)] = window else { continue };
+        if &folded[*me..*ds] == "月" && matches!(folded[*de..].chars().next(), Some('日' | '号')) {
+            let this_year = CivilDate::valid(today.year, *m, *d)?;
+            return Some(if this_year < today { CivilDate::valid(today.year + 1, *m, *d)? } else { this_year });
+        }
+    }
+    None
+}
+
+/// The part of `schema` the model should fill: the properties the rules left
+/// empty, each nullable, in a form the engine's JSON constraint accepts.
+pub fn schema_for_model(schema: &Value, filled: &Map<String, Value>) -> Option<Value> {
+    let properties = schema.get("properties")?.as_object()?;
+    let mut open = Map::new();
+    for (name, spec) in properties {
+        if filled.contains_key(name) || name == "item_id" || is_personal_field(name) {
+            continue;
+        }
+        let kind = spec.get("type").and_then(Value::as_str).unwrap_or("string");
+        let simple = match kind {
+            "string" => match spec.get("enum") {
+                Some(choices) => json!({ "type": ["string", "null"], "enum": choices.clone() }),
+                None => json!({ "type": ["string", "null"], "maxLength": 40 }),
+            },
+            "integer" => json!({ "type": ["integer", "null"] }),
+            "number" => json!({ "type": ["integer", "null"] }),
+            _ => continue,
+        };
+        open.insert(name.clone(), simple);
+    }
+    if open.is_empty() {
+        return None;
+    }
+    let required: Vec<Value> = open.keys().cloned().map(Value::from).collect();
+    Some(json!({ "type": "object", "properties": open, "required": required }))
+}
+
+/// Personal fields come only from what the user typed (as placeholders), never from the model.
+fn is_personal_field(name: &str) -> bool {
+    PiiLabel::ALL.iter().any(|l| l.field() == name) || name == "name"
+}
+
+/// Keeps the model's values that the conversation supports: a choice the
+/// schema offers, a string the user wrote (after folding), a number whose
+/// digits the user wrote.
+pub fn validate_model_arguments(arguments: &Value, conversation: &str, schema: &Value) -> Map<String, Value> {
+    let folded = govassist_kb::text::fold(conversation);
+    let digits: String = folded.chars().filter(char::is_ascii_digit).collect();
+    let mut kept = Map::new();
+    let Some(object) = arguments.as_object() else { return kept };
+    for (name, value) in object {
+        let choices = schema["properties"][name]["enum"].as_array();
+        let supported = match (value, choices) {
+            (Value::String(_), Some(choices)) => choices.contains(value),
+            (Value::String(s), None) => {
+                let s = govassist_kb::text::fold(s.trim());
+                s.chars().count() >= 2 && folded.contains(&s)
+            }
+            (Value::Number(n), _) => {
+                let text = n.to_string();
+                text.chars().all(|c| c.is_ascii_digit()) && digits.contains(&text)
+            }
+            _ => false,
+        };
+        if supported {
+            kept.insert(name.clone(), value.clone());
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cx(text: &str) -> RuleContext<'_> {
+        // 2026-12-01 is a Tuesday.
+        RuleContext { text, topic_item: None, today: CivilDate { year: 2026, month: 12, day: 1 } }
+    }
+
+    fn booking_schema() -> Value {
+        json!({ "properties": {
+            "action": { "type": "string", "enum": ["offices", "slots", "book", "list", "cancel"],
+                        "description": "What to do. offices: 办理地点/在哪里办; slots: 空闲时段/哪些时段; book: 预约/我要预约; list: 我的预约/查一下预约; cancel: 取消预约" },
+            "date": { "type": "string", "format": "date" },
+            "slot": { "type": "string" },
+            "phone": { "type": "string" },
+            "name": { "type": "string" },
+            "booking_id": { "type": "string" },
+            "founded_year": { "type": "integer" }
+        }})
+    }
+
+    #[test]
+    fn rules_read_actions_dates_times_and_placeholders() {
+        let found = extract_by_rules(&booking_schema(), &cx("我叫李明，想预约明天下午2点半，电话〔电话1〕"));
+        assert_eq!(found["action"], "book");
+        assert_eq!(found["date"], "2026-12-02");
+        assert_eq!(found["slot"], "14:30");
+        assert_eq!(found["phone"], "〔电话1〕");
+        assert_eq!(found["name"], "李明");
+        assert!(!found.contains_key("founded_year"));
+
+        let found = extract_by_rules(&booking_schema(), &cx("帮我取消预约 BK7F3A21"));
+        assert_eq!(found["action"], "cancel");
+        assert_eq!(found["booking_id"], "BK7F3A21");
+        assert_eq!(extract_by_rules(&booking_schema(), &cx("查一下预约"))["action"], "list");
+        assert_eq!(extract_by_rules(&booking_schema(), &cx("I want to book a slot"))["action"], "book");
+    }
+
+    #[test]
+    fn dates_written_and_relative() {
+        let today = CivilDate { year: 2026, month: 12, day: 1 };
+        assert_eq!(today.weekday(), 1);
+        let d = |t: &str| relative_or_written_date(t, today).map(|d| d.to_string());
+        assert_eq!(d("2026-12-09").as_deref(), Some("2026-12-09"));
+        assert_eq!(d("2027年1月5日上午").as_deref(), Some("2027-01-05"));
+        assert_eq!(d("1月5号").as_deref(), Some("2027-01-05"), "a past month-day means next year");
+        assert_eq!(d("后天").as_deref(), Some("2026-12-03"));
+        assert_eq!(d("周五").as_deref(), Some("2026-12-04"));
+        assert_eq!(d("下周一").as_deref(), Some("2026-12-07"));
+        assert_eq!(d("tomorrow morning").as_deref(), Some("2026-12-02"));
+        assert_eq!(d("2026-02-30"), None);
+        assert_eq!(CivilDate::from_days(today.days()), today);
+    }
+
+    #[test]
+    fn times_of_day() {
+        assert_eq!(time_of_day("9:30").as_deref(), Some("09:30"));
+        assert_eq!(time_of_day("上午10点").as_deref(), Some("10:00"));
+        assert_eq!(time_of_day("下午3点半").as_deref(), Some("15:30"));
+        assert_eq!(time_of_day("３点１５").as_deref(), Some("03:15"));
+        assert_eq!(time_of_day("没有时间"), None);
+    }
+
+    #[test]
+    fn model_values_must_come_from_the_conversation() {
+        let conversation = "我们是软件企业，2018年成立，有50人";
+        let schema = json!({"properties": {"size": {"type": "string", "enum": ["small", "large"]}}});
+        let kept = validate_model_arguments(
+            &json!({"industry": "软件", "size": "small", "district": "南山区", "founded_year": 2018, "headcount": 80, "x": null, "sector": "io"}),
+            conversation,
+            &schema,
+        );
+        assert_eq!(kept.get("industry"), Some(&json!("软件")));
+        assert_eq!(kept.get("size"), Some(&json!("small")), "a choice the schema offers passes");
+        assert_eq!(kept.get("founded_year"), Some(&json!(2018)));
+        assert!(!kept.contains_key("district"), "never said");
+        assert!(!kept.contains_key("headcount"), "80 was never said");
+        assert!(!kept.contains_key("x"));
+        assert!(!kept.contains_key("sector"), "a made-up word is not a choice");
+        let kept = validate_model_arguments(&json!({"size": "tiny"}), conversation, &schema);
+        assert!(kept.is_empty(), "not one of the choices");
+    }
+
+    #[test]
+    fn the_model_never_fills_personal_fields_or_what_rules_found() {
+        let mut filled = Map::new();
+        filled.insert("action".into(), json!("book"));
+        let schema = schema_for_model(&booking_schema(), &filled).unwrap();
+        let properties = schema["properties"].as_object().unwrap();
+        assert!(!properties.contains_key("action"));
+        assert!(!properties.contains_key("phone"));
+        assert!(!properties.contains_key("name"));
+        assert!(properties.contains_key("slot"));
+    }
+
+    #[test]
+    fn placeholders_name_their_kind() {
+        assert_eq!(placeholders("a〔电话1〕b〔身份证号12〕"), vec!["〔电话1〕", "〔身份证号12〕"]);
+        assert_eq!(PiiLabel::of_placeholder("〔身份证号12〕"), Some(PiiLabel::IdNumber));
+        assert_eq!(PiiLabel::of_placeholder("〔别的1〕"), None);
+    }
+
+    #[test]
+    fn bigram_routing_without_embeddings() {
+        let skill = |name: &str, examples: &[&str]| SkillSummary {
+            name: name.into(),
+            version: "0.1.0".into(),
+            description: String::new(),
+            examples: examples.iter().map(|s| s.to_string()).collect(),
+            input_schema: json!({}),
+            capabilities: vec![],
+            personal_fields: vec![],
+            limits: Default::default(),
+            sha256: String::new(),
+        };
+        let skills = [skill("appointment-booking", &["我想预约明天上午去办理", "取消预约"]), skill("policy-matching", &["我们公司能申请哪些补贴？"])];
+        assert_eq!(best_by_bigrams(&skills, "我想预约后天去办理").unwrap().name, "appointment-booking");
+        assert_eq!(best_by_bigrams(&skills, "公司能申请什么补贴").unwrap().name, "policy-matching");
+    }
+}
