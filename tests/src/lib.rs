@@ -19,6 +19,9 @@ pub struct TestServer {
 
 /// The skills the test script built (`scripts/test.sh` sets this); falls back
 /// to the place it builds them into.
+/// The test server's admin credential (`Authorization: Bearer …`).
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
 pub fn skills_dir() -> PathBuf {
     std::env::var_os("GOVASSIST_TEST_SKILLS")
         .map(PathBuf::from)
@@ -57,6 +60,7 @@ fn start() -> anyhow::Result<TestServer> {
     config.llm.model = "smollm2-135m".into();
     config.llm.max_tokens = 24;
     config.skills.dir = Some(skills_dir());
+    config.server.admin_token = Some(ADMIN_TOKEN.into());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let server = runtime.block_on(govassist::start(config, StartOptions { load_model: true }))?;
     Ok(TestServer {

@@ -107,6 +107,31 @@ fn dialogs_from_files() {
     }
     assert!(count >= 5, "only {count} dialogs ran");
 
+    // Staff see the handoffs the dialogs asked for: masked questions, never personal values.
+    let client = reqwest::blocking::Client::new();
+    let url = format!("{}/v1/admin/handoffs?status=open", server().base_url);
+    assert_eq!(client.get(&url).send().unwrap().status(), 401, "handoffs need the admin credential");
+    let listed: Value = client
+        .get(&url)
+        .header("Authorization", format!("Bearer {}", govassist_e2e::ADMIN_TOKEN))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let handoffs = listed["handoffs"].as_array().expect("a list of handoffs");
+    assert!(
+        handoffs.iter().any(|h| h["reason"] == "requested" && h["question"] == "转人工"),
+        "the requested handoff is listed: {listed}"
+    );
+    let id = handoffs[0]["id"].as_i64().unwrap();
+    let closed = client
+        .post(format!("{}/v1/admin/handoffs/{id}", server().base_url))
+        .header("Authorization", format!("Bearer {}", govassist_e2e::ADMIN_TOKEN))
+        .json(&json!({"status": "done"}))
+        .send()
+        .unwrap();
+    assert_eq!(closed.status(), 400, "an unknown status is refused");
+
     // The dialogs above gave an ID number, phones and an e-mail address; none of them may be in the
     // server's log, at debug level, in any form.
     let log = govassist_e2e::log_text();

@@ -162,6 +162,10 @@ impl ChatRequest {
     }
 }
 
+/// Passages retrieved for an answer, at least: those beyond `kb.chat_passages` are not in the
+/// prompt, but the verbatim quote under the answer may come from them (and cites them).
+const QUOTE_POOL: usize = 5;
+
 /// Longest quote of a source shown under an answer, in characters.
 const QUOTE_CHARS: usize = 120;
 
@@ -361,7 +365,9 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     let session_id = cx.session.id.clone();
     let kb = state.kb.clone();
     let query = retrieval_query(&cx.masked, cx.session.topic.as_ref());
-    let k = state.config.kb.chat_passages;
+    // A few more than the prompt carries: the quote under the answer may come from them.
+    let prompt_passages = state.config.kb.chat_passages.max(1);
+    let k = prompt_passages.max(QUOTE_POOL);
     let hits = tokio::task::spawn_blocking(move || kb.search(&query, k))
         .await
         .map_err(|e| ("internal", e.to_string()))?
@@ -392,11 +398,12 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
         .unwrap_or_default();
     let max_tokens = state.config.llm.max_tokens;
     let context = engine.context_length();
-    let (messages, used) = grounding::fit_prompt(&cx.masked, lang, &hits, &history, |m| {
+    let shown = &hits[..prompt_passages.min(hits.len())];
+    let (messages, used) = grounding::fit_prompt(&cx.masked, lang, shown, &history, |m| {
         engine.prompt_tokens(m) + max_tokens.min(context / 4) < context
     });
-    let hits = &hits[..used];
-    let sources = source_refs(hits);
+    // The model saw `hits[..used]` as [1]..[used]; the rest are numbered after them.
+    let sources = source_refs(&hits);
     if !cx.sources(sources.clone()).await {
         return Ok(DoneInfo::new(&session_id, RouteTaken::Answer));
     }
@@ -426,7 +433,7 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     state.metrics.generated_tokens.add(stats.generated_tokens as u64);
 
     let passages: Vec<&str> = hits.iter().map(|h| h.passage.as_str()).collect();
-    let check = grounding::check_citations(&answer, &passages);
+    let check = grounding::check_citations(&answer, &passages[..used]);
     let mut cited = check.cited.clone();
     // A small model does not always write its markers; attribute the answer to
     // the best-ranked source it was grounded on, so the reader always sees where it came from.
@@ -445,12 +452,9 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     if !check.flagged.is_empty() {
         footer.push_str(replies::unverified_note(lang));
     }
-    // The source's own words under the model's: cited passages first, then any passage given.
-    let cited_passages: Vec<&str> = cited.iter().map(|n| passages[n - 1]).collect();
-    let quote = grounding::best_quote(&cx.masked, &cited_passages, QUOTE_CHARS)
-        .map(|(i, quote)| (cited[i - 1], quote))
-        .or_else(|| grounding::best_quote(&cx.masked, &passages, QUOTE_CHARS));
-    if let Some((n, quote)) = quote {
+    // The source's own words under the model's: the sentence of any given passage that bears most
+    // on the question (the best-ranked passage wins ties), cited with it.
+    if let Some((n, quote)) = grounding::best_quote(&cx.masked, &passages, QUOTE_CHARS) {
         footer.push_str(&format!("\n\n{}：「{quote}」[{n}]", replies::quote_label(lang)));
         if !cited.contains(&n) {
             cited.push(n);
