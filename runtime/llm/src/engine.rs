@@ -95,6 +95,9 @@ struct State {
     /// The token ids whose keys and values are in the model's KV cache, in order. Always as
     /// long as `model.cached_len()`.
     cached: Vec<u32>,
+    /// Threads for decoding, chosen after each prefill from how busy the other processes were
+    /// (see [`decode_threads`]); `None` until a prefill was long enough to tell.
+    decode_threads: Option<usize>,
 }
 
 impl State {
@@ -206,6 +209,7 @@ impl Engine {
             state: Mutex::new(State {
                 model,
                 cached: Vec::new(),
+                decode_threads: None,
             }),
         })
     }
@@ -606,7 +610,20 @@ impl<'a> Run<'a> {
             history: prompt_ids.to_vec(),
             logits: Vec::new(),
         };
+        // Prefill is compute-bound and splits well; decode waits on every thread at every layer, so
+        // a core taken by another process stalls it. Watch the machine during prefill and decode
+        // on the cores that were actually free.
+        let configured = engine.threads();
+        run.state.model.set_threads(configured);
+        let before = CpuSample::now();
         run.feed(&prompt_ids[reuse..])?;
+        if let (Some(before), Some(after)) = (before, CpuSample::now()) {
+            if let Some(others) = after.others_busy_cores(&before, available_cores()) {
+                run.state.decode_threads = Some(decode_threads(configured, others));
+            }
+        }
+        let decode = run.state.decode_threads.unwrap_or(configured).min(configured);
+        run.state.model.set_threads(decode);
         run.prompt_ms = ms(started);
         tracing::debug!(
             prompt_tokens,
@@ -664,6 +681,70 @@ impl<'a> Run<'a> {
     }
 }
 
+/// Threads for decoding when other processes kept `others_busy` cores busy during prefill:
+/// each core they take costs one thread (a thread sharing a core would stall every layer's
+/// barrier), never fewer than one.
+fn decode_threads(configured: usize, others_busy: f64) -> usize {
+    let taken = others_busy.max(0.0).round() as usize;
+    configured.saturating_sub(taken).max(1)
+}
+
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// CPU time of the whole machine and of this process (clock ticks, from `/proc`), to tell how
+/// much of the machine other processes used over an interval. Linux only; elsewhere `None`.
+#[derive(Debug, Clone, Copy)]
+struct CpuSample {
+    total: u64,
+    idle: u64,
+    own: u64,
+}
+
+impl CpuSample {
+    fn now() -> Option<CpuSample> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+        Self::parse(&stat, &own)
+    }
+
+    fn parse(stat: &str, own: &str) -> Option<CpuSample> {
+        // "cpu  user nice system idle iowait irq softirq steal …", summed over all cores.
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .take(8)
+            .map(|f| f.parse().ok())
+            .collect::<Option<_>>()?;
+        let idle = fields.get(3)? + fields.get(4)?;
+        // After the command name (which may hold spaces, hence the last ')'): utime and stime
+        // are fields 14 and 15 of the line, 12th and 13th after the name.
+        let after_name = &own[own.rfind(')')? + 1..];
+        let times: Vec<u64> = after_name
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|f| f.parse().ok())
+            .collect::<Option<_>>()?;
+        Some(CpuSample { total: fields.iter().sum(), idle, own: times.iter().sum() })
+    }
+
+    /// Cores' worth of CPU time that other processes used since `earlier`; `None` when the
+    /// interval was too short to tell (a prefill of a few tokens).
+    fn others_busy_cores(&self, earlier: &CpuSample, cores: usize) -> Option<f64> {
+        let total = self.total.checked_sub(earlier.total)?;
+        if total < 10 * cores as u64 {
+            return None;
+        }
+        let busy = total.saturating_sub(self.idle.saturating_sub(earlier.idle));
+        let own = self.own.saturating_sub(earlier.own);
+        Some(busy.saturating_sub(own) as f64 / total as f64 * cores as f64)
+    }
+}
+
 fn common_prefix(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
@@ -691,6 +772,26 @@ fn display_name(path: &Path, general_name: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_gives_up_the_cores_other_processes_take() {
+        assert_eq!(decode_threads(2, 0.1), 2);
+        assert_eq!(decode_threads(2, 0.8), 1);
+        assert_eq!(decode_threads(2, 1.9), 1);
+        assert_eq!(decode_threads(4, 1.2), 3);
+        assert_eq!(decode_threads(1, 0.0), 1);
+    }
+
+    #[test]
+    fn cpu_samples_tell_others_from_this_process() {
+        let own = |utime: u64, stime: u64| format!("123 (my (odd) name) S 1 2 3 4 5 6 7 8 9 10 {utime} {stime} 0 0");
+        let before = CpuSample::parse("cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 1 2 3", &own(50, 10)).unwrap();
+        // 200 ticks on 2 cores: 180 busy, of which this process 80 → others 100 ticks = 1 core.
+        let after = CpuSample::parse("cpu  200 0 180 820 0 0 0 0 0 0", &own(120, 20)).unwrap();
+        let others = after.others_busy_cores(&before, 2).unwrap();
+        assert!((others - 1.0).abs() < 1e-9, "{others}");
+        assert_eq!(before.others_busy_cores(&before, 2), None, "too short to tell");
+    }
 
     #[test]
     fn engine_can_be_shared_across_threads() {
