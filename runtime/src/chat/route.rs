@@ -330,7 +330,8 @@ fn time_of_day(text: &str) -> Option<String> {
 
 /// `我叫李明`, `姓名：李明`, `my name is Li Ming`.
 fn person_name(text: &str) -> Option<String> {
-    for cue in ["我叫", "我是", "姓名是", "姓名：", "姓名:", "姓名", "名字是", "名字叫", "预约人"] {
+    // Not "我是…": "我是来办营业执照的" names no one.
+    for cue in ["我叫", "姓名是", "姓名：", "姓名:", "姓名", "名字是", "名字叫", "预约人"] {
         if let Some(at) = text.find(cue) {
             let name: String = text[at + cue.len()..]
                 .trim_start_matches([' ', '：', ':'])
@@ -353,13 +354,16 @@ fn person_name(text: &str) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// A district name such as `福田区`.
+/// A district of Shenzhen or Guangzhou named in the text (`福田区`), the
+/// districts the bundled knowledge base covers. Only known names: "社区" or
+/// "园区" are not districts.
 fn district(text: &str) -> Option<String> {
-    let chars: Vec<char> = text.chars().collect();
-    let at = chars.iter().position(|&c| c == '区')?;
-    let start = at.checked_sub(2)?;
-    let name: String = chars[start..=at].iter().collect();
-    name.chars().take(2).all(is_han).then_some(name)
+    const DISTRICTS: [&str; 21] = [
+        "福田区", "罗湖区", "南山区", "盐田区", "宝安区", "龙岗区", "龙华区", "坪山区", "光明区", "大鹏新区",
+        "越秀区", "海珠区", "荔湾区", "天河区", "白云区", "黄埔区", "番禺区", "花都区", "南沙区", "从化区", "增城区",
+    ];
+    let folded = govassist_kb::text::fold(text);
+    DISTRICTS.iter().find(|d| folded.contains(*d)).map(|d| (*d).to_owned())
 }
 
 fn is_han(c: char) -> bool {
@@ -594,6 +598,9 @@ mod tests {
         assert_eq!(found["phone"], "〔电话1〕");
         assert_eq!(found["name"], "李明");
         assert!(!found.contains_key("founded_year"));
+        assert!(!extract_by_rules(&booking_schema(), &cx("我是来办营业执照的")).contains_key("name"));
+        assert_eq!(district("我们在福田區"), Some("福田区".to_owned()), "Traditional too");
+        assert_eq!(district("社区服务中心"), None);
 
         let found = extract_by_rules(&booking_schema(), &cx("帮我取消预约 BK7F3A21"));
         assert_eq!(found["action"], "cancel");
