@@ -12,7 +12,11 @@ use super::{DoneInfo, RouteTaken, SkillEvent, TurnCx, TurnError};
 use crate::sessions::PendingDialog;
 
 /// Starts the skill the message asks for, if the router finds one.
-pub(crate) async fn start_if_routed(cx: &mut TurnCx<'_>) -> Result<Option<DoneInfo>, TurnError> {
+/// `query` is the message's embedding, when there is an embedding model.
+pub(crate) async fn start_if_routed(
+    cx: &mut TurnCx<'_>,
+    query: Option<std::sync::Arc<Vec<f32>>>,
+) -> Result<Option<DoneInfo>, TurnError> {
     let state = cx.state.clone();
     let skills = state.skills.skills();
     if skills.is_empty() {
@@ -21,7 +25,7 @@ pub(crate) async fn start_if_routed(cx: &mut TurnCx<'_>) -> Result<Option<DoneIn
     let (kb, router, masked) = (state.kb.clone(), state.router.clone(), cx.masked.clone());
     let (threshold, lexical) = (state.config.chat.skill_threshold, state.config.chat.skill_lexical_threshold);
     let candidates = skills.clone();
-    let matched = tokio::task::spawn_blocking(move || router.route(&kb, &candidates, &masked, threshold, lexical))
+    let matched = tokio::task::spawn_blocking(move || router.route(&kb, &candidates, &masked, query.as_deref().map(Vec::as_slice), threshold, lexical))
         .await
         .map_err(|e| ("internal", e.to_string()))?;
     let Some(matched) = matched else { return Ok(None) };

@@ -118,7 +118,9 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
     })
 }
 
-fn char_pairs(text: &str) -> Vec<(char, char)> {
+/// The distinct pairs of adjacent letters or digits of `text`, folded and
+/// sorted: a cheap, script-blind measure of how much two texts share.
+pub(crate) fn char_pairs(text: &str) -> Vec<(char, char)> {
     let chars: Vec<char> = govassist_kb::text::fold(text).chars().filter(|c| c.is_alphanumeric()).collect();
     let mut pairs: Vec<(char, char)> = chars.windows(2).map(|w| (w[0], w[1])).collect();
     pairs.sort_unstable();

@@ -61,8 +61,8 @@ impl Guard {
 
     /// Why the request is outside what a government service assistant does, if it is: the
     /// rules first (precise, and they name the reason), then, for what they let through, the
-    /// nearest labelled examples (when embedded).
-    pub fn out_of_scope(&self, text: &str, kb: &KnowledgeBase) -> Option<DeclineReason> {
+    /// nearest labelled examples (when embedded), by `query`, the message's embedding.
+    pub fn out_of_scope(&self, text: &str, query: Option<&[f32]>) -> Option<DeclineReason> {
         if let Scope::OutOfScope(reason) = scope::classify(text, &self.area) {
             return Some(match reason {
                 Reason::Medical => DeclineReason::Medical,
@@ -73,9 +73,7 @@ impl Guard {
                 Reason::PromptInjection => DeclineReason::PromptInjection,
             });
         }
-        let neighbours = self.neighbours.get()?;
-        let query = kb.embed_query(text).ok().flatten()?;
-        neighbours.classify(&query, self.scope_margin)
+        self.neighbours.get()?.classify(query?, self.scope_margin)
     }
 
     /// Embeds the scope examples with the knowledge base's model, so that

@@ -312,19 +312,27 @@ async fn run(state: Arc<AppState>, request: ChatRequest, tx: &mpsc::Sender<ChatE
         done.handoff_id = Some(handoff);
         return cx.finish(done).await;
     }
-    if let Some(reason) = out_of_scope(&state, &cx.masked).await {
+    // One embedding of the message serves both the scope check and the skill router.
+    let query = embed_message(&state, &cx.masked).await;
+    let (guard, text, vector) = (state.guard.clone(), cx.masked.clone(), query.clone());
+    let declined = tokio::task::spawn_blocking(move || guard.out_of_scope(&text, vector.as_deref().map(Vec::as_slice)))
+        .await
+        .map_err(|e| ("internal", e.to_string()))?;
+    if let Some(reason) = declined {
         return decline(cx, reason).await;
     }
-    if let Some(done) = dialog::start_if_routed(&mut cx).await? {
+    if let Some(done) = dialog::start_if_routed(&mut cx, query).await? {
         return cx.finish(done).await;
     }
     let done = answer_from_knowledge_base(&mut cx, &request.message).await?;
     cx.finish(done).await
 }
 
-async fn out_of_scope(state: &Arc<AppState>, masked: &str) -> Option<DeclineReason> {
-    let (guard, kb, text) = (state.guard.clone(), state.kb.clone(), masked.to_owned());
-    tokio::task::spawn_blocking(move || guard.out_of_scope(&text, &kb)).await.ok().flatten()
+/// The message's query embedding, `None` without an embedding model (or if it fails: the
+/// rules and the lexical router still work).
+async fn embed_message(state: &Arc<AppState>, masked: &str) -> Option<Arc<Vec<f32>>> {
+    let (kb, text) = (state.kb.clone(), masked.to_owned());
+    tokio::task::spawn_blocking(move || kb.embed_query(&text).ok().flatten()).await.ok().flatten().map(Arc::new)
 }
 
 async fn decline(mut cx: TurnCx<'_>, reason: DeclineReason) -> Result<(), TurnError> {

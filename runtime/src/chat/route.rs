@@ -21,6 +21,8 @@ use govassist_kb::KnowledgeBase;
 use govassist_skill_host::SkillSummary;
 use serde_json::{json, Map, Value};
 
+use super::grounding::char_pairs;
+
 /// A skill the message asks for, with how sure the router is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkillMatch {
@@ -39,19 +41,21 @@ pub struct SkillRouter {
 
 impl SkillRouter {
     /// The installed skill whose examples are closest to `message`, when it is
-    /// at least `threshold` close (a separate `lexical_threshold` applies
-    /// without embeddings).
+    /// at least `threshold` close. `query` is the message's embedding (made
+    /// once per turn by the caller); without one, character bigrams decide
+    /// against `lexical_threshold`.
     pub fn route(
         &self,
         kb: &KnowledgeBase,
         skills: &[SkillSummary],
         message: &str,
+        query: Option<&[f32]>,
         threshold: f32,
         lexical_threshold: f32,
     ) -> Option<SkillMatch> {
-        let best = match kb.embed_query(message) {
-            Ok(Some(query)) => self.best_by_embedding(kb, skills, &query).map(|m| (m, threshold)),
-            _ => best_by_bigrams(skills, message).map(|m| (m, lexical_threshold)),
+        let best = match query {
+            Some(query) => self.best_by_embedding(kb, skills, query).map(|m| (m, threshold)),
+            None => best_by_bigrams(skills, message).map(|m| (m, lexical_threshold)),
         };
         best.filter(|(m, limit)| m.score >= *limit).map(|(m, _)| m)
     }
@@ -95,22 +99,14 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn best_by_bigrams(skills: &[SkillSummary], message: &str) -> Option<SkillMatch> {
-    let query = bigrams(message);
+    let query = char_pairs(message);
     skills
         .iter()
         .filter_map(|skill| {
-            let score = skill.examples.iter().map(|e| dice(&query, &bigrams(e))).fold(0.0f32, f32::max);
+            let score = skill.examples.iter().map(|e| dice(&query, &char_pairs(e))).fold(0.0f32, f32::max);
             (score > 0.0).then(|| SkillMatch { name: skill.name.clone(), score })
         })
         .max_by(|a, b| a.score.total_cmp(&b.score))
-}
-
-fn bigrams(text: &str) -> Vec<(char, char)> {
-    let chars: Vec<char> = govassist_kb::text::fold(text).chars().filter(|c| c.is_alphanumeric()).collect();
-    let mut grams: Vec<(char, char)> = chars.windows(2).map(|w| (w[0], w[1])).collect();
-    grams.sort_unstable();
-    grams.dedup();
-    grams
 }
 
 fn dice(a: &[(char, char)], b: &[(char, char)]) -> f32 {
