@@ -35,6 +35,13 @@
     var sessionId = null;
     try { sessionId = window.sessionStorage.getItem("govassist.session"); } catch (e) { /* storage blocked */ }
 
+    // The id to send with the next question: always the one the server last used.
+    function remember(id) {
+      if (!id) return;
+      sessionId = id;
+      try { window.sessionStorage.setItem("govassist.session", sessionId); } catch (e) { /* storage blocked */ }
+    }
+
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var message = input.value.trim();
@@ -69,8 +76,7 @@
         }
         return readEvents(response, function (name, data) {
           if (name === "sources") {
-            sessionId = data.session_id;
-            try { window.sessionStorage.setItem("govassist.session", sessionId); } catch (e) { /* ignore */ }
+            remember(data.session_id);
             showSources(bubble, data.sources || []);
           } else if (name === "token") {
             if (!started) { text.textContent = ""; started = true; }
@@ -80,6 +86,9 @@
             bubble.classList.add("ga-error");
             text.textContent = (started ? text.textContent + "\n" : "") + data.message;
           } else if (name === "done") {
+            // Every turn ends here, declines and skill turns included; the server may have started a
+            // new session (an expired id), and its id is the one to send next.
+            remember(data.session_id);
             bubble.setAttribute("data-done", "true");
           }
         });

@@ -149,22 +149,35 @@ impl SessionStore {
         self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The session `id`, created empty when it does not exist yet.
-    pub fn open_session(&self, id: &str) -> Result<Session, StoreError> {
+    /// The session the client named, when it exists; otherwise a new, empty session under a fresh
+    /// id made here ([`new_session_id`]). A client never chooses the id of a new session: ids are
+    /// what lets a conversation continue (and reach the personal values it holds), so they must be
+    /// unguessable, and a made-up or expired id must not open a conversation under that name.
+    pub fn resume_or_start(&self, requested: Option<&str>) -> Result<Session, StoreError> {
         let conn = self.conn();
         let now = now_ms();
-        conn.execute(
-            "INSERT INTO chat_session (id, created_ms, updated_ms) VALUES (?1, ?2, ?2)
-             ON CONFLICT (id) DO UPDATE SET updated_ms = excluded.updated_ms",
-            params![id, now],
-        )?;
+        let resumed = match requested {
+            Some(id) => conn.execute("UPDATE chat_session SET updated_ms = ?2 WHERE id = ?1", params![id, now])? == 1,
+            None => false,
+        };
+        let id = match requested {
+            Some(id) if resumed => id.to_owned(),
+            _ => {
+                let id = new_session_id();
+                conn.execute(
+                    "INSERT INTO chat_session (id, created_ms, updated_ms) VALUES (?1, ?2, ?2)",
+                    params![id, now],
+                )?;
+                id
+            }
+        };
         let (lang, personal, dialog, topic): (Option<String>, String, Option<String>, Option<String>) = conn.query_row(
             "SELECT lang, personal, dialog, topic FROM chat_session WHERE id = ?1",
             params![id],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
         )?;
         Ok(Session {
-            id: id.to_owned(),
+            id,
             lang: lang.as_deref().and_then(Lang::parse),
             // Written only by this module; an unreadable value (a manual edit)
             // costs the user a repeated question, never the conversation.
@@ -198,10 +211,15 @@ impl SessionStore {
     /// Appends a user turn and the assistant's reply in one transaction, so a
     /// crash never leaves a question without its answer in the history.
     pub fn append_exchange(&self, session_id: &str, question: &str, reply: &str) -> Result<(), StoreError> {
+        self.append_turns(session_id, &[(Speaker::User, question), (Speaker::Assistant, reply)])
+    }
+
+    /// Appends turns in order, in one transaction.
+    pub fn append_turns(&self, session_id: &str, turns: &[(Speaker, &str)]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let now = now_ms();
-        for (speaker, text) in [(Speaker::User, question), (Speaker::Assistant, reply)] {
+        for (speaker, text) in turns {
             tx.execute(
                 "INSERT INTO chat_turn (session_id, speaker, text, created_ms) VALUES (?1, ?2, ?3, ?4)",
                 params![session_id, speaker.as_str(), text, now],
@@ -272,6 +290,26 @@ impl SessionStore {
     }
 }
 
+/// 128 random bits from the operating system, as `s-` and 32 hex digits.
+pub fn new_session_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom_fill(&mut bytes).is_err() {
+        // No OS randomness is a broken machine; fall back to the hasher's per-process keys.
+        use std::hash::{BuildHasher, Hasher};
+        let a = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let b = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        bytes[..8].copy_from_slice(&a.to_le_bytes());
+        bytes[8..].copy_from_slice(&b.to_le_bytes());
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("s-{hex}")
+}
+
+fn getrandom_fill(bytes: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(bytes)
+}
+
 fn now_ms() -> i64 {
     unix_ms(std::time::SystemTime::now())
 }
@@ -284,9 +322,9 @@ mod tests {
     fn a_session_resumes_after_reopening_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chat.sqlite3");
-        {
+        let id = {
             let store = SessionStore::open(&path).unwrap();
-            let mut session = store.open_session("s-1").unwrap();
+            let mut session = store.resume_or_start(None).unwrap();
             assert!(session.dialog.is_none());
             session.lang = Some(Lang::Traditional);
             session.personal.insert("〔手机号1〕".into(), "13800138000".into());
@@ -298,15 +336,17 @@ mod tests {
             });
             session.topic = Some(Topic { id: "114400001".into(), title: "营业执照".into() });
             store.save_state(&session).unwrap();
-            store.append_exchange("s-1", "我想预约", "请提供手机号").unwrap();
-        }
+            store.append_exchange(&session.id, "我想预约", "请提供手机号").unwrap();
+            session.id
+        };
         let store = SessionStore::open(&path).unwrap();
-        let session = store.open_session("s-1").unwrap();
+        let session = store.resume_or_start(Some(&id)).unwrap();
+        assert_eq!(session.id, id);
         assert_eq!(session.lang, Some(Lang::Traditional));
         assert_eq!(session.personal["〔手机号1〕"], "13800138000");
         assert_eq!(session.topic.as_ref().unwrap().title, "营业执照");
         assert_eq!(session.dialog.unwrap().fields, vec!["phone".to_owned()]);
-        let turns = store.recent_turns("s-1", 10).unwrap();
+        let turns = store.recent_turns(&id, 10).unwrap();
         assert_eq!(turns.len(), 2);
         assert_eq!(turns[0].speaker, Speaker::User);
         assert_eq!(turns[1].text, "请提供手机号");
@@ -316,15 +356,38 @@ mod tests {
     fn idle_sessions_are_removed_with_their_turns() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chat.sqlite3");
-        {
+        let old = {
             let store = SessionStore::open(&path).unwrap();
-            store.open_session("old").unwrap();
-            store.append_exchange("old", "q", "a").unwrap();
-        }
+            let old = store.resume_or_start(None).unwrap().id;
+            store.append_exchange(&old, "q", "a").unwrap();
+            old
+        };
         std::thread::sleep(std::time::Duration::from_millis(5));
         let store = SessionStore::open_with_retention(&path, 1).unwrap();
-        assert!(!store.exists("old").unwrap());
-        assert!(store.recent_turns("old", 10).unwrap().is_empty());
+        assert!(!store.exists(&old).unwrap());
+        assert!(store.recent_turns(&old, 10).unwrap().is_empty());
+        // Its id, sent again, opens a new session under a new id.
+        let next = store.resume_or_start(Some(&old)).unwrap();
+        assert_ne!(next.id, old);
+        assert!(next.dialog.is_none() && next.personal.is_empty());
+    }
+
+    #[test]
+    fn a_client_never_chooses_a_new_sessions_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::open(&dir.path().join("chat.sqlite3")).unwrap();
+        let made_up = store.resume_or_start(Some("my-own-id")).unwrap();
+        assert_ne!(made_up.id, "my-own-id");
+        assert!(!store.exists("my-own-id").unwrap());
+        assert_eq!(store.resume_or_start(Some(&made_up.id)).unwrap().id, made_up.id, "a real id resumes");
+    }
+
+    #[test]
+    fn session_ids_are_random_and_valid() {
+        let a = new_session_id();
+        assert_ne!(a, new_session_id());
+        assert_eq!(a.len(), 34);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     }
 
     #[test]

@@ -95,3 +95,21 @@ test("a refused question shows the server's message in the chat", async () => {
   assert.match(await error.innerText(), /60/, "the server's message, which names the limit");
   assert.equal(await page.locator("#govassist-chat button[type=submit]").isDisabled(), false);
 });
+
+test("the widget keeps the session the server made, and replaces an expired one", async () => {
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  // A session id left from a visit long ago: the server no longer knows it.
+  await page.addInitScript(() => window.sessionStorage.setItem("govassist.session", "s-expired"));
+  await page.goto(baseUrl);
+  const ask = async (question, n) => {
+    await page.fill("#govassist-chat input[name=message]", question);
+    await page.click("#govassist-chat button[type=submit]");
+    await page.locator(".ga-bot[data-done=true]").nth(n).waitFor({ timeout: 60_000 });
+    return page.evaluate(() => window.sessionStorage.getItem("govassist.session"));
+  };
+  // Declined turns: no model needed, and a decline carries the session id too (in `done`).
+  const first = await ask("你能推荐一只明天会涨的股票吗", 0);
+  assert.match(first, /^s-[0-9a-f]{32}$/, "a server-made id replaced the expired one");
+  const second = await ask("讲个笑话", 1);
+  assert.equal(second, first, "the next turn continued the same session");
+});

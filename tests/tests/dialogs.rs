@@ -34,20 +34,28 @@ struct Reply {
     done: Value,
 }
 
-fn say(session_id: &str, message: &str) -> Reply {
+/// One turn in `session`: the first turn leaves it `None` and adopts the id the server made, as
+/// the widget does (a client cannot choose a new session's id).
+fn say(session: &mut Option<String>, message: &str) -> Reply {
     let client = reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(300)).build().unwrap();
     let response = client
         .post(format!("{}/v1/chat", server().base_url))
-        .json(&json!({ "session_id": session_id, "message": message }))
+        .json(&json!({ "session_id": session.as_deref(), "message": message }))
         .send()
         .unwrap();
     assert!(response.status().is_success(), "{message}: status {}", response.status());
     let events = parse_sse(&response.text().unwrap());
     assert!(!events.iter().any(|e| e.name == "error"), "{message}: {events:?}");
+    let done = events.iter().find(|e| e.name == "done").map(|e| e.data.clone()).expect("a done event");
+    let id = done["session_id"].as_str().expect("the done event names the session").to_owned();
+    if let Some(previous) = session.as_deref() {
+        assert_eq!(previous, id, "{message}: the turn continued the same session");
+    }
+    *session = Some(id);
     Reply {
         text: events.iter().filter(|e| e.name == "token").map(|e| e.data["text"].as_str().unwrap_or_default()).collect(),
         skill: events.iter().find(|e| e.name == "skill").map(|e| e.data.clone()),
-        done: events.iter().find(|e| e.name == "done").map(|e| e.data.clone()).expect("a done event"),
+        done,
     }
 }
 
@@ -96,10 +104,10 @@ fn dialogs_from_files() {
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         for (d, dialog) in dialogs.as_array().expect("a list of dialogs").iter().enumerate() {
             let name = dialog["name"].as_str().unwrap_or("unnamed");
-            let session = format!("dialog-{}-{d}-{}", file.file_stem().unwrap().to_string_lossy(), std::process::id());
+            let mut session = None;
             for (t, turn) in dialog["turns"].as_array().expect("turns").iter().enumerate() {
                 let message = turn["say"].as_str().expect("say");
-                let reply = say(&session, message);
+                let reply = say(&mut session, message);
                 check_turn(&format!("{}: dialog `{name}`, turn {} ({message})", file.display(), t + 1), turn, &reply);
             }
             count += 1;

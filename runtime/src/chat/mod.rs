@@ -35,7 +35,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::lang::Lang;
-use crate::sessions::{Session, Topic, Turn};
+use crate::sessions::{Session, Speaker, Topic, Turn};
 use crate::state::AppState;
 use replies::DeclineReason;
 
@@ -149,16 +149,21 @@ impl DoneInfo {
 }
 
 pub struct ChatRequest {
+    /// The conversation to continue. An unknown (expired, made-up) id starts a new session under a
+    /// fresh id instead; the `sources` and `done` events say which id the turn used.
     pub session_id: Option<String>,
     pub message: String,
     pub lang: Option<Lang>,
     /// Who asks, for the skill audit log: `chat`, `openai`, `eval`.
     pub caller: &'static str,
+    /// Earlier turns the client keeps itself (an OpenAI-style client sends the whole conversation
+    /// each time): they become the new session's history, masked like any message.
+    pub history: Vec<(Speaker, String)>,
 }
 
 impl ChatRequest {
     pub fn new(message: impl Into<String>) -> Self {
-        ChatRequest { session_id: None, message: message.into(), lang: None, caller: "chat" }
+        ChatRequest { session_id: None, message: message.into(), lang: None, caller: "chat", history: Vec::new() }
     }
 }
 
@@ -266,15 +271,18 @@ impl TurnCx<'_> {
 
 async fn run(state: Arc<AppState>, request: ChatRequest, tx: &mpsc::Sender<ChatEvent>) -> Result<(), TurnError> {
     state.metrics.chat_requests.inc();
-    let session_id = request.session_id.unwrap_or_else(new_session_id);
     let sessions = state.sessions.clone();
-    let id = session_id.clone();
-    let mut session = tokio::task::spawn_blocking(move || sessions.open_session(&id))
+    let requested = request.session_id;
+    let mut session = tokio::task::spawn_blocking(move || sessions.resume_or_start(requested.as_deref()))
         .await
         .map_err(|e| ("internal", e.to_string()))?
         .map_err(|e| ("storage_error", format!("the conversation could not be loaded: {e}")))?;
+    let session_id = session.id.clone();
 
     // Nothing below this line sees a personal value except through the session's vault.
+    if !request.history.is_empty() {
+        seed_history(&state, &mut session, &request.history).await?;
+    }
     let masked = guard::mask_into_session(&request.message, &mut session);
     let lang = request.lang.unwrap_or_else(|| guard::detect_lang(&request.message, session.lang));
     session.lang = Some(lang);
@@ -355,6 +363,50 @@ pub(crate) async fn create_handoff(cx: &TurnCx<'_>, reason: &'static str) -> Res
         .await
         .map_err(|e| ("internal", e.to_string()))?
         .map_err(|e| ("storage_error", format!("the handoff could not be recorded: {e}")))
+}
+
+/// Stores turns the client sent along (masked) as the session's history, and takes the topic from
+/// the last reply's source list (`[1] 护照签发（1144…）`), so that "那要多久？" is read as it was
+/// meant. The listed item must be one the knowledge base has (a client cannot plant a topic); a
+/// reply not written by us simply names none.
+async fn seed_history(state: &AppState, session: &mut Session, history: &[(Speaker, String)]) -> Result<(), TurnError> {
+    let masked: Vec<(Speaker, String)> =
+        history.iter().map(|(speaker, text)| (*speaker, guard::mask_into_session(text, session))).collect();
+    let listed = masked.iter().rev().find(|(speaker, _)| *speaker == Speaker::Assistant).and_then(|(_, reply)| first_listed_source(reply));
+    let sessions = state.sessions.clone();
+    let kb = state.kb.clone();
+    let id = session.id.clone();
+    let topic = tokio::task::spawn_blocking(move || {
+        let turns: Vec<(Speaker, &str)> = masked.iter().map(|(speaker, text)| (*speaker, text.as_str())).collect();
+        sessions.append_turns(&id, &turns)?;
+        // Found by its own name, the item is among the first hits; kinds other than service items
+        // are not topics (see `answer_from_knowledge_base`).
+        let known = listed.filter(|topic| {
+            kb.search(&topic.title, 5)
+                .is_ok_and(|hits| hits.iter().any(|h| h.doc_id == topic.id && h.kind == DocKind::ServiceItem))
+        });
+        Ok::<_, crate::store::StoreError>(known)
+    })
+    .await
+    .map_err(|e| ("internal", e.to_string()))?
+    .map_err(|e| ("storage_error", format!("the conversation could not be saved: {e}")))?;
+    if topic.is_some() {
+        session.topic = topic;
+    }
+    Ok(())
+}
+
+/// The first entry of a reply's source list as [`sources_footer`] writes it, in any language.
+fn first_listed_source(reply: &str) -> Option<Topic> {
+    let footer = [Lang::Simplified, Lang::Traditional, Lang::English]
+        .iter()
+        .filter_map(|&lang| reply.rfind(&format!("{}：", replies::sources_label(lang))).map(|at| (lang, at)))
+        .max_by_key(|&(_, at)| at)
+        .map(|(lang, at)| &reply[at + replies::sources_label(lang).len() + "：".len()..])?;
+    let first = footer.split('；').next()?.trim();
+    let (title, id) = first.split_once("] ")?.1.rsplit_once('（')?;
+    let id = id.strip_suffix('）')?;
+    (!title.is_empty() && !id.is_empty()).then(|| Topic { id: id.to_owned(), title: title.to_owned() })
 }
 
 /// The search query for a message: a short follow-up ("那要多久？") is read
@@ -522,27 +574,6 @@ fn sources_footer(lang: Lang, cited: &[&SourceRef]) -> String {
     format!("\n\n{}：{}", replies::sources_label(lang), listed.join("；"))
 }
 
-/// 128 random bits from the operating system: a session id is what lets a
-/// client continue a conversation (and reach the personal values it holds),
-/// so it must not be guessable.
-pub fn new_session_id() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom_fill(&mut bytes).is_err() {
-        // No OS randomness is a broken machine; fall back to the hasher's per-process keys.
-        use std::hash::{BuildHasher, Hasher};
-        let a = std::collections::hash_map::RandomState::new().build_hasher().finish();
-        let b = std::collections::hash_map::RandomState::new().build_hasher().finish();
-        bytes[..8].copy_from_slice(&a.to_le_bytes());
-        bytes[8..].copy_from_slice(&b.to_le_bytes());
-    }
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("s-{hex}")
-}
-
-fn getrandom_fill(bytes: &mut [u8]) -> std::io::Result<()> {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")?.read_exact(bytes)
-}
 
 #[cfg(test)]
 mod tests {
@@ -557,11 +588,21 @@ mod tests {
     }
 
     #[test]
-    fn session_ids_are_random_and_valid() {
-        let a = new_session_id();
-        assert_ne!(a, new_session_id());
-        assert_eq!(a.len(), 34);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    fn the_topic_is_read_back_from_a_reply_we_wrote() {
+        let refs = [SourceRef {
+            n: 1,
+            id: "1144X".into(),
+            doc_id: "1144X".into(),
+            title: "护照签发".into(),
+            url: None,
+        }];
+        for lang in [Lang::Simplified, Lang::Traditional, Lang::English] {
+            let reply = format!("需要身份证[1]。{}", sources_footer(lang, &[&refs[0]]));
+            let topic = first_listed_source(&reply).unwrap_or_else(|| panic!("{reply}"));
+            assert_eq!((topic.id.as_str(), topic.title.as_str()), ("1144X", "护照签发"));
+        }
+        assert_eq!(first_listed_source("Hello from another assistant."), None);
+        assert_eq!(first_listed_source("来源：随便写的"), None);
     }
 
     #[test]

@@ -90,5 +90,5 @@ fn validate(state: &AppState, body: ChatBody) -> Result<ChatRequest, ApiError> {
         }
         other => other,
     };
-    Ok(ChatRequest { session_id, message, lang, caller: "chat" })
+    Ok(ChatRequest { session_id, message, lang, caller: "chat", history: Vec::new() })
 }

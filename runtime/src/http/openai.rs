@@ -1,6 +1,9 @@
 //! `POST /v1/chat/completions`: the OpenAI chat-completions shape over the
 //! same grounded path as `/v1/chat`, so existing OpenAI clients and tools can
-//! talk to the assistant. The last user message is the question; answers
+//! talk to the assistant. The last user message is the question; the user and
+//! assistant messages before it are the conversation so far (a new session's
+//! history: OpenAI clients keep the conversation themselves). `system`
+//! messages are ignored: the operator's system prompt is the only one. Answers
 //! carry their sources in an extra `sources` field that OpenAI clients ignore.
 
 use std::convert::Infallible;
@@ -19,6 +22,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::extract::ApiJson;
 use super::ApiError;
 use crate::chat::{self, ChatEvent, ChatRequest};
+use crate::sessions::Speaker;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -43,21 +47,26 @@ pub async fn completions(
     State(state): State<Arc<AppState>>,
     ApiJson(body): ApiJson<CompletionRequest>,
 ) -> Result<Response, ApiError> {
-    let question = body
-        .messages
+    let Some(last_user) = body.messages.iter().rposition(|m| m.role == "user") else {
+        return Err(ApiError::bad_request("no_user_message", "`messages` has no message with role `user`; add the question as one"));
+    };
+    let question = super::chat::validate_message(&state, &content_text(&body.messages[last_user].content))?;
+    let history: Vec<(Speaker, String)> = body.messages[..last_user]
         .iter()
-        .rev()
-        .find(|m| m.role == "user")
-        .map(|m| content_text(&m.content))
-        .unwrap_or_default();
-    let question = super::chat::validate_message(&state, &question)?;
+        .filter_map(|m| match m.role.as_str() {
+            "user" => Some((Speaker::User, content_text(&m.content))),
+            "assistant" => Some((Speaker::Assistant, content_text(&m.content))),
+            _ => None,
+        })
+        .filter(|(_, text)| !text.trim().is_empty())
+        .collect();
     let model = body
         .model
         .or_else(|| state.engine.as_ref().map(|e| e.model_name().to_owned()))
         .unwrap_or_else(|| "govassist".into());
     let id = format!("chatcmpl-{}", unix_nanos());
     let created = unix_nanos() / 1_000_000_000;
-    let events = chat::answer(state, ChatRequest { session_id: None, message: question, lang: None, caller: "openai" }).await;
+    let events = chat::answer(state, ChatRequest { session_id: None, message: question, lang: None, caller: "openai", history }).await;
 
     if body.stream {
         let chunk = move |delta: Value, finish: Option<&str>| {
