@@ -28,6 +28,7 @@
 //! - [`vector_cache`]: vectors kept by text outside the index, so nothing is embedded twice;
 //! - [`import`]: reading files, directories and the bundled data, reporting bad lines;
 //! - [`search`]: safe query construction, lexical and dense rankings and their fusion;
+//! - [`title_match`]: the first hits reordered by how close the question is to their names;
 //! - [`glossary`]: English questions expanded with the Chinese terms they name;
 //! - [`eval`]: recall/MRR/latency over a question file.
 
@@ -42,6 +43,7 @@ mod index;
 pub mod schema;
 pub mod search;
 pub mod text;
+pub mod title_match;
 pub mod tokenizer;
 pub mod vector_cache;
 
@@ -104,6 +106,8 @@ pub struct KnowledgeBase {
     /// Serialises imports within this process; tantivy's directory lock guards against other
     /// processes.
     import_lock: Mutex<()>,
+    /// Vectors of entries' names, for [`title_match`].
+    names: title_match::NameVectors,
 }
 
 impl std::fmt::Debug for KnowledgeBase {
@@ -145,6 +149,7 @@ impl KnowledgeBase {
             vector_cache,
             progress: options.progress,
             import_lock: Mutex::new(()),
+            names: title_match::NameVectors::default(),
         };
         tracing::debug!(path = %index_dir.display(), entries = kb.doc_count(), "knowledge base opened");
         if kb.embedder.is_some() {
@@ -243,19 +248,29 @@ impl KnowledgeBase {
         let Some(embedder) = &self.embedder else {
             return Ok((vec![None; entries.len()], 0));
         };
-        let texts: Vec<String> = entries.iter().map(|e| e.embedding_text()).collect();
+        let mut texts: Vec<String> = entries.iter().map(|e| e.embedding_text()).collect();
+        // The names that `title_match` compares are embedded (into the cache) with the entries,
+        // so that no search waits for one. Only their vectors in the cache are wanted.
+        let named = entries.len();
+        let mut seen = std::collections::HashSet::new();
+        for entry in &entries {
+            if title_match::named_by_title(entry.kind) && seen.insert(entry.title.as_str()) && self.vector_cache.is_some() {
+                texts.push(entry.title.clone());
+            }
+        }
         let mut vectors: Vec<Option<Vec<f32>>> = texts
             .iter()
             .map(|t| self.vector_cache.as_ref().and_then(|c| c.get(t)))
             .collect();
         let todo: Vec<usize> = (0..texts.len()).filter(|&i| vectors[i].is_none()).collect();
         if todo.is_empty() {
+            vectors.truncate(named);
             return Ok((vectors, 0));
         }
         tracing::info!(
-            entries = todo.len(),
+            texts = todo.len(),
             cached = texts.len() - todo.len(),
-            "embedding passages"
+            "embedding entries and their names"
         );
         let total = todo.len() as u64;
         let mut done = 0;
@@ -283,7 +298,9 @@ impl KnowledgeBase {
                 progress(done, total);
             }
         }
-        Ok((vectors, todo.len()))
+        let embedded = todo.iter().filter(|&&i| i < named).count();
+        vectors.truncate(named);
+        Ok((vectors, embedded))
     }
 
     /// Embeds the entries that have no vector and rewrites them; see [`KnowledgeBase::open_with`].
@@ -325,13 +342,49 @@ impl KnowledgeBase {
     /// outside `1..=100`.
     ///
     /// English words naming government services get their Chinese terms put before the query
-    /// ([`glossary`]), for both the lexical and the dense ranking.
+    /// ([`glossary`]), for both the lexical and the dense ranking. With a model, the first hits
+    /// are then reordered by how close the question is to their names ([`title_match`]).
     pub fn search(&self, query: &str, k: usize) -> Result<Vec<Hit>, KbError> {
         search::query_terms(query, k)?; // limits apply to what the caller sent
         let expanded = self.glossary.expand(query);
-        search::run(&self.index, &expanded, k, None, || {
-            self.query_vector(&expanded)
-        })
+        let mut query_vector = None;
+        let mut hits = search::run(&self.index, &expanded, k.max(title_match::DEPTH), None, || {
+            let vector = self.query_vector(&expanded)?;
+            query_vector.clone_from(&vector);
+            Ok(vector)
+        })?;
+        if let Some(vector) = &query_vector {
+            title_match::rerank(&mut hits, vector, |name| self.name_vector(name));
+        }
+        hits.truncate(k);
+        Ok(hits)
+    }
+
+    /// The `passage: ` embedding of an entry's name: remembered, else from the vector cache (where
+    /// imports put them), else computed now. `None` without a model, or when the model fails (the
+    /// hit then keeps its fused score; the failure is logged).
+    fn name_vector(&self, name: &str) -> Option<Arc<Vec<f32>>> {
+        if let Some(vector) = self.names.get(name) {
+            return Some(vector);
+        }
+        let cache = self.vector_cache.as_ref();
+        let vector = match cache.and_then(|c| c.get(name)) {
+            Some(vector) => vector,
+            None => {
+                let vector = match self.embedder.as_ref()?.embed_passages(&[name]) {
+                    Ok(mut vectors) => vectors.pop()?,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot embed an entry's name; its hit keeps its fused score");
+                        return None;
+                    }
+                };
+                if let Some(Err(error)) = cache.map(|c| c.insert_many(&[(name, vector.as_slice())])) {
+                    tracing::warn!(%error, "cannot add to the vector cache; continuing without");
+                }
+                vector
+            }
+        };
+        Some(self.names.insert(name, vector))
     }
 
     /// Like [`KnowledgeBase::search`], lexical only, over one field of the service items: its

@@ -8,8 +8,9 @@
 //! That lexical ranking is one half of a hybrid search; the other is the dense ranking of the
 //! query's embedding against the entries' vectors ([`crate::dense`]). The two are fused by
 //! reciprocal rank ([`fuse`]): ranks, not scores, because BM25 scores and cosines live on unrelated
-//! scales that shift from query to query. A hit's `score` is then its fused score: higher is better,
-//! comparable within one result list only. A query that shares no term with the index has no hits
+//! scales that shift from query to query. A hit's `score` is then its fused score (for the first
+//! few, plus their name's similarity: [`crate::title_match`]): higher is better, comparable within
+//! one result list only. A query that shares no term with the index has no hits
 //! (dense search alone would always return the "least unrelated" entries).
 
 use std::collections::{HashMap, HashSet};

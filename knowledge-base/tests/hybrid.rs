@@ -204,3 +204,50 @@ fn a_search_can_be_restricted_to_one_field_of_the_items() {
     assert_eq!(err.code(), "unknown_field");
     assert!(err.to_string().contains("materials"), "{err}");
 }
+
+/// Members of a family of items share agency, conditions and most words; their names are where
+/// they differ, and the first hits are reordered by the question's closeness to the names
+/// (`title_match`). Each family's texts are the same here except for the name.
+#[test]
+fn the_member_of_a_family_of_items_is_told_by_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = hybrid(dir.path());
+    let same = "省人才服务机构集体户口的户口页办理，凭身份证和单位证明到窗口办理";
+    let plants = "调运植物和植物产品的单位和个人，对已签发的植物检疫证书信息申请变更";
+    let pharmacists = "通过执业药师职业资格考试的人员向药品监督管理部门申请注册";
+    let items = [
+        ("HK1", "户口页借出", same),
+        ("HK2", "户口页归还", same),
+        ("HK3", "户口迁出", same),
+        ("ZW1", "省内《植物检疫证书》变更", plants),
+        ("ZW2", "出省《植物检疫证书》变更", plants),
+        ("YS1", "执业药师变更注册", pharmacists),
+        ("YS2", "执业药师首次注册", pharmacists),
+        ("YS3", "执业药师注销注册", pharmacists),
+    ];
+    kb.import_paths(&[write_items(dir.path(), &items)]).unwrap();
+    let cases = [
+        ("之前借出来的户口页用完了，要怎么还回去？", "HK2"),
+        ("调往外省的苗木已经开了植物检疫证书，有信息要改，还能变更吗？", "ZW2"),
+        ("刚考过执业药师，第一次注册交上去以后一般多久能批下来？", "YS2"),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(top(&kb, query).first().map(String::as_str), Some(expected), "{query}");
+    }
+}
+
+#[test]
+fn names_are_embedded_into_the_cache_with_their_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = hybrid(dir.path()).import_paths(&[write_items(dir.path(), ITEMS)]).unwrap();
+    assert_eq!(report.embedded, ITEMS.len(), "the report counts entries, not names");
+    let cache = govassist_kb::vector_cache::VectorCache::open(
+        &dir.path().join("vectors.bin"),
+        common::embedder().dim(),
+        common::embedder().model_id(),
+    )
+    .unwrap();
+    for (_, name, _) in ITEMS {
+        assert!(cache.get(name).is_some(), "{name} has its vector in the cache");
+    }
+}
