@@ -10,11 +10,17 @@
 //!
 //! Matching is on lowercase words, longest phrase first (up to [`MAX_PHRASE_WORDS`] words), with a
 //! plural fallback (`permits` → `permit`, `policies` → `policy`).
+//!
+//! Chinese questions have the same gap within one language: citizens say 回乡证, 驾照, 户口本,
+//! 丢了, the guides say 港澳居民来往内地通行证, 机动车驾驶证, 居民户口簿, 遗失/补发. A second table
+//! (`glossary_colloquial_zh.tsv`) maps everyday words to the guides' words; they are found in the
+//! folded question (Traditional → Simplified) and their official terms put before it in the same way.
 
 use std::collections::HashMap;
 
-/// The glossary, compiled into the binary.
+/// The glossaries, compiled into the binary.
 const GLOSSARY: &str = include_str!("glossary_en_zh.tsv");
+const COLLOQUIAL: &str = include_str!("glossary_colloquial_zh.tsv");
 
 /// Longest English phrase in the glossary, in words.
 const MAX_PHRASE_WORDS: usize = 4;
@@ -23,27 +29,39 @@ const MAX_PHRASE_WORDS: usize = 4;
 #[derive(Debug)]
 pub struct Glossary {
     terms: HashMap<String, Vec<String>>,
+    /// Everyday Chinese term (folded) → official terms, longest term first.
+    colloquial: Vec<(String, Vec<String>)>,
 }
 
 impl Default for Glossary {
     fn default() -> Self {
-        Self::parse(GLOSSARY)
+        Self::parse(GLOSSARY).with_colloquial(COLLOQUIAL)
     }
+}
+
+/// `key<TAB>term term…` lines; `#` starts a comment line.
+fn entries(text: &str) -> impl Iterator<Item = (&str, Vec<String>)> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(key, terms)| (key.trim(), terms.split_whitespace().map(str::to_string).collect()))
 }
 
 impl Glossary {
     /// Parses `english<TAB>中文 中文…` lines; `#` starts a comment line.
     pub fn parse(text: &str) -> Self {
-        let terms = text
-            .lines()
-            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-            .filter_map(|l| l.split_once('\t'))
-            .map(|(en, zh)| {
-                let key = words(en).join(" ");
-                (key, zh.split_whitespace().map(str::to_string).collect())
-            })
-            .collect();
-        Glossary { terms }
+        let terms = entries(text).map(|(en, zh)| (words(en).join(" "), zh)).collect();
+        Glossary { terms, colloquial: Vec::new() }
+    }
+
+    /// Adds `口语<TAB>官方用语 官方用语…` lines (see the module documentation).
+    pub fn with_colloquial(mut self, text: &str) -> Self {
+        let mut colloquial: Vec<(String, Vec<String>)> =
+            entries(text).map(|(everyday, official)| (crate::text::fold(everyday), official)).collect();
+        colloquial.sort_by_key(|(everyday, _)| std::cmp::Reverse(everyday.chars().count()));
+        colloquial.dedup_by(|a, b| a.0 == b.0);
+        self.colloquial = colloquial;
+        self
     }
 
     /// `query` with the Chinese terms of the English words and phrases it contains put before it, or
@@ -51,6 +69,19 @@ impl Glossary {
     pub fn expand(&self, query: &str) -> String {
         let words = words(query);
         let mut added: Vec<&str> = Vec::new();
+        // Longest everyday terms first; a shorter one inside a longer one found already is skipped.
+        let mut folded = crate::text::fold(query);
+        for (everyday, official) in &self.colloquial {
+            if folded.contains(everyday.as_str()) {
+                folded = folded.replace(everyday.as_str(), "\u{0}");
+                for term in official {
+                    // Already in the question: nothing to add.
+                    if !added.contains(&term.as_str()) && !query.contains(term.as_str()) {
+                        added.push(term);
+                    }
+                }
+            }
+        }
         let mut i = 0;
         while i < words.len() {
             let longest = (1..=MAX_PHRASE_WORDS.min(words.len() - i))
@@ -126,5 +157,16 @@ mod tests {
         assert!(g.terms.values().all(|zh| !zh.is_empty()));
         let expanded = g.expand("I lost my driving licence");
         assert!(expanded.contains("驾驶证") && expanded.contains("补发"), "{expanded}");
+        assert!(g.colloquial.iter().all(|(everyday, official)| !everyday.is_empty() && !official.is_empty()));
+    }
+
+    #[test]
+    fn everyday_chinese_words_bring_the_guides_words() {
+        let g = Glossary::parse("").with_colloquial("回乡证\t港澳居民来往内地通行证\n丢了\t遗失 补发\n公积金\t住房公积金\n");
+        // Traditional and Cantonese wording is folded before matching.
+        assert_eq!(g.expand("回鄉證丢了點算"), "港澳居民来往内地通行证 遗失 补发 回鄉證丢了點算");
+        // An official term already in the question is not repeated.
+        assert_eq!(g.expand("住房公积金怎么提取"), "住房公积金怎么提取");
+        assert_eq!(g.expand("营业执照"), "营业执照");
     }
 }
