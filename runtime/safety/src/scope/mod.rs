@@ -186,7 +186,10 @@ impl ScopeRules {
             return Scope::OutOfScope(reason);
         }
         let places = area.mentions(&folded);
-        if !places.other.is_empty() && !places.area && !places.local && !places.transfer {
+        // A transfer involves this side, unless it names two other places and none of ours
+        // (重庆的公积金转到西安).
+        let transfer_here = places.transfer && places.other.len() < 2;
+        if !places.other.is_empty() && !places.area && !places.local && !transfer_here {
             return Scope::OutOfScope(Reason::OtherCity);
         }
         Scope::InScope

@@ -113,11 +113,6 @@ impl Rules {
                         line: line_no,
                         name: name.to_string(),
                     })?;
-                    if reason == Reason::OtherCity {
-                        return Err(error(
-                            "`other_city` is decided from the service area and the place list, not by rules".into(),
-                        ));
-                    }
                     sections.push(Section {
                         reason,
                         except: Group::new(),
@@ -265,7 +260,8 @@ fn is_han(c: char) -> bool {
     matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
 }
 
-/// Whether the folded text names a person in the form 王小明的 / 陈大文住 / 张三家 / 张伟有.
+/// Whether the folded text names a person in the form 王小明的 / 陈大文住 / 张三家 / 张伟有 /
+/// 李建国名下.
 fn has_named_person(folded: &str) -> bool {
     let chars: Vec<char> = folded.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
@@ -283,7 +279,8 @@ fn has_named_person(folded: &str) -> bool {
             {
                 break;
             }
-            if matches!(after, '的' | '住' | '家' | '有' | '在') {
+            let next = chars.get(i + 2 + given).copied();
+            if matches!(after, '的' | '住' | '家' | '有' | '在') || (after, next) == ('名', Some('下')) {
                 return true;
             }
         }
@@ -297,7 +294,7 @@ mod tests {
 
     #[test]
     fn named_person_form() {
-        for yes in ["王小明的手机", "陈大文住在哪", "张三的身份证"] {
+        for yes in ["王小明的手机", "陈大文住在哪", "张三的身份证", "查下李建国名下有几套房"] {
             assert!(has_named_person(yes), "{yes}");
         }
         for no in [
@@ -318,7 +315,6 @@ mod tests {
             ("[nonsense]", 1),
             ("x & y", 1),
             ("[gossip]\na||b", 2),
-            ("[other_city]", 1),
             ("except: a", 1),
         ];
         for (source, line) in cases {
