@@ -372,7 +372,11 @@ pub(crate) async fn create_handoff(cx: &TurnCx<'_>, reason: &'static str) -> Res
 async fn seed_history(state: &AppState, session: &mut Session, history: &[(Speaker, String)]) -> Result<(), TurnError> {
     let masked: Vec<(Speaker, String)> =
         history.iter().map(|(speaker, text)| (*speaker, guard::mask_into_session(text, session))).collect();
-    let listed = masked.iter().rev().find(|(speaker, _)| *speaker == Speaker::Assistant).and_then(|(_, reply)| first_listed_source(reply));
+    let listed = masked
+        .iter()
+        .rev()
+        .find(|(speaker, _)| *speaker == Speaker::Assistant)
+        .and_then(|(_, reply)| first_listed_source(reply));
     let sessions = state.sessions.clone();
     let kb = state.kb.clone();
     let id = session.id.clone();
@@ -573,7 +577,6 @@ fn sources_footer(lang: Lang, cited: &[&SourceRef]) -> String {
     let listed: Vec<String> = cited.iter().map(|s| format!("[{}] {}（{}）", s.n, s.title, s.doc_id)).collect();
     format!("\n\n{}：{}", replies::sources_label(lang), listed.join("；"))
 }
-
 
 #[cfg(test)]
 mod tests {

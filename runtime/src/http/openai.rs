@@ -48,7 +48,10 @@ pub async fn completions(
     ApiJson(body): ApiJson<CompletionRequest>,
 ) -> Result<Response, ApiError> {
     let Some(last_user) = body.messages.iter().rposition(|m| m.role == "user") else {
-        return Err(ApiError::bad_request("no_user_message", "`messages` has no message with role `user`; add the question as one"));
+        return Err(ApiError::bad_request(
+            "no_user_message",
+            "`messages` has no message with role `user`; add the question as one",
+        ));
     };
     let question = super::chat::validate_message(&state, &content_text(&body.messages[last_user].content))?;
     let history: Vec<(Speaker, String)> = body.messages[..last_user]
