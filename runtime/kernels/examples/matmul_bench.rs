@@ -1,13 +1,14 @@
 //! Our quantized matmul against candle 0.11.1's `QMatMul::forward` on the same weights, for the
-//! matmul shapes of Qwen2.5-0.5B, prompt sizes m = 1, 128, 512, at 1 and 2 threads.
+//! matmul shapes of Qwen2.5-0.5B (Q8_0, Q4_0) or Qwen2.5-1.5B (Q4_K, Q6_K: their rows must be
+//! multiples of 256), prompt sizes m = 1, 128, 512, at 1 and 2 threads.
 //!
 //! ```text
 //! cargo run --release -p govassist-kernels --example matmul_bench            # full table
 //! cargo run --release -p govassist-kernels --example matmul_bench -- --quick # no m = 512 head
 //! ```
 //!
-//! Options: `--threads 1,2`, `--format q8_0|q4_0`, `--only NAME` (shapes whose name contains
-//! NAME, e.g. `head`), `--no-decode` (skip the decode sweep).
+//! Options: `--threads 1,2`, `--format q8_0|q4_0|q4_k|q6_k` (default: all), `--only NAME`
+//! (shapes whose name contains NAME, e.g. `head`), `--no-decode` (skip the decode sweep).
 //!
 //! Candle sizes its thread pool once per process from `CANDLE_NUM_THREADS` / `RAYON_NUM_THREADS`,
 //! so the bench runs itself once per thread count with those set (`--child`). Weights are random
@@ -32,15 +33,49 @@ const SHAPES: &[(usize, usize, &str)] = &[
     (4864, 896, "down"),
     (896, 151936, "lm head"),
 ];
+/// (k, n, what) — Qwen2.5-1.5B: hidden 1536, 2 KV heads × 128, FFN 8960, vocabulary 151936.
+const K_SHAPES: &[(usize, usize, &str)] = &[
+    (1536, 1536, "q/o proj"),
+    (1536, 256, "k/v proj"),
+    (1536, 8960, "gate/up"),
+    (8960, 1536, "down"),
+    (1536, 151936, "lm head"),
+];
 const MS: &[usize] = &[1, 128, 512];
 
+fn shapes(format: WeightFormat) -> &'static [(usize, usize, &'static str)] {
+    if format.block_len() == 256 {
+        K_SHAPES
+    } else {
+        SHAPES
+    }
+}
+
+fn dtype(format: WeightFormat) -> GgmlDType {
+    match format {
+        WeightFormat::Q8_0 => GgmlDType::Q8_0,
+        WeightFormat::Q4_0 => GgmlDType::Q4_0,
+        WeightFormat::Q4K => GgmlDType::Q4K,
+        WeightFormat::Q6K => GgmlDType::Q6K,
+    }
+}
+
+/// Random GGUF blocks with small random f16 scales (every other byte pattern is a valid quant).
 fn random_blocks(format: WeightFormat, n: usize, k: usize, rng: &mut StdRng) -> Vec<u8> {
     let bb = format.block_bytes();
-    let mut out = vec![0u8; n * k / 32 * bb];
+    let mut out = vec![0u8; n * k / format.block_len() * bb];
     rng.fill(&mut out[..]);
+    // where the f16 scales sit: Q8_0/Q4_0 `d` first, Q4_K `d` and `dmin` first, Q6_K `d` last
+    let scales: &[usize] = match format {
+        WeightFormat::Q8_0 | WeightFormat::Q4_0 => &[0],
+        WeightFormat::Q4K => &[0, 2],
+        WeightFormat::Q6K => &[bb - 2],
+    };
     for block in out.chunks_exact_mut(bb) {
-        let d = f16::from_f32(rng.gen_range(0.001f32..0.01));
-        block[..2].copy_from_slice(&d.to_le_bytes());
+        for &at in scales {
+            let d = f16::from_f32(rng.gen_range(0.001f32..0.01));
+            block[at..at + 2].copy_from_slice(&d.to_le_bytes());
+        }
     }
     out
 }
@@ -66,11 +101,8 @@ fn time(mut f: impl FnMut(), budget: Duration) -> f64 {
 fn child(threads: usize, quick: bool, formats: &[WeightFormat], only: Option<&str>) {
     let mut rng = StdRng::seed_from_u64(42);
     for &format in formats {
-        let dtype = match format {
-            WeightFormat::Q8_0 => GgmlDType::Q8_0,
-            WeightFormat::Q4_0 => GgmlDType::Q4_0,
-        };
-        for &(k, n, what) in SHAPES {
+        let dtype = dtype(format);
+        for &(k, n, what) in shapes(format) {
             if only.is_some_and(|o| !what.contains(o)) {
                 continue;
             }
@@ -118,26 +150,20 @@ fn child(threads: usize, quick: bool, formats: &[WeightFormat], only: Option<&st
 }
 
 /// One decode step's matmuls (m = 1) over a whole model's worth of weights, so that they come
-/// from memory as in real decoding rather than from cache: 24 layers × (q, k, v, o, gate, up,
-/// down) + the output head, Qwen2.5-0.5B shapes.
+/// from memory as in real decoding rather than from cache: all layers × (q, k, v, o, gate, up,
+/// down) + the output head, Qwen2.5-0.5B shapes (24 layers) or 1.5B shapes (28, K-quants).
 fn decode_sweep(threads: usize, formats: &[WeightFormat]) {
-    let layer: [(usize, usize); 7] = [
-        (896, 896),
-        (896, 128),
-        (896, 128),
-        (896, 896),
-        (896, 4864),
-        (896, 4864),
-        (4864, 896),
-    ];
     let mut rng = StdRng::seed_from_u64(7);
     for &format in formats {
-        let dtype = match format {
-            WeightFormat::Q8_0 => GgmlDType::Q8_0,
-            WeightFormat::Q4_0 => GgmlDType::Q4_0,
+        let dtype = dtype(format);
+        let (d, kv, ff, layers) = if format.block_len() == 256 {
+            (1536, 256, 8960, 28)
+        } else {
+            (896, 128, 4864, 24)
         };
+        let layer = [(d, d), (d, kv), (d, kv), (d, d), (d, ff), (d, ff), (ff, d)];
         let mut mats = Vec::new();
-        let shapes = (0..24).flat_map(|_| layer).chain([(896, 151936)]);
+        let shapes = (0..layers).flat_map(|_| layer).chain([(d, 151936)]);
         for (k, n) in shapes {
             let bytes = random_blocks(format, n, k, &mut rng);
             let packed = PackedMatrix::new(format, &bytes, n, k).unwrap();
@@ -145,16 +171,16 @@ fn decode_sweep(threads: usize, formats: &[WeightFormat]) {
             let qmm = QMatMul::from_qtensor(QTensor::new(storage, (n, k)).unwrap()).unwrap();
             mats.push((k, n, packed, qmm));
         }
-        let x896: Vec<f32> = (0..896).map(|_| rng.gen_range(-1f32..1.0)).collect();
-        let x4864: Vec<f32> = (0..4864).map(|_| rng.gen_range(-1f32..1.0)).collect();
-        let t896 = Tensor::from_vec(x896.clone(), (1, 896), &Device::Cpu).unwrap();
-        let t4864 = Tensor::from_vec(x4864.clone(), (1, 4864), &Device::Cpu).unwrap();
+        let xd: Vec<f32> = (0..d).map(|_| rng.gen_range(-1f32..1.0)).collect();
+        let xff: Vec<f32> = (0..ff).map(|_| rng.gen_range(-1f32..1.0)).collect();
+        let td = Tensor::from_vec(xd.clone(), (1, d), &Device::Cpu).unwrap();
+        let tff = Tensor::from_vec(xff.clone(), (1, ff), &Device::Cpu).unwrap();
         let mut out = vec![0f32; 151936];
         let budget = Duration::from_secs(2);
         let ours = time(
             || {
                 for (k, n, packed, _) in &mats {
-                    let x = if *k == 896 { &x896 } else { &x4864 };
+                    let x = if *k == d { &xd } else { &xff };
                     matmul(packed, x, 1, &mut out[..*n], threads).unwrap();
                 }
             },
@@ -163,7 +189,7 @@ fn decode_sweep(threads: usize, formats: &[WeightFormat]) {
         let candle = time(
             || {
                 for (k, _, _, qmm) in &mats {
-                    let x = if *k == 896 { &t896 } else { &t4864 };
+                    let x = if *k == d { &td } else { &tff };
                     std::hint::black_box(qmm.forward(x).unwrap());
                 }
             },
@@ -193,7 +219,9 @@ fn main() {
     let formats: Vec<WeightFormat> = match value("--format").as_deref() {
         Some("q8_0") => vec![WeightFormat::Q8_0],
         Some("q4_0") => vec![WeightFormat::Q4_0],
-        _ => vec![WeightFormat::Q8_0, WeightFormat::Q4_0],
+        Some("q4_k") => vec![WeightFormat::Q4K],
+        Some("q6_k") => vec![WeightFormat::Q6K],
+        _ => WeightFormat::ALL.to_vec(),
     };
     let decode = args.iter().any(|a| a == "--decode");
     if args.iter().any(|a| a == "--child") {
@@ -224,7 +252,9 @@ fn main() {
     for (decode, threads) in runs {
         if decode && threads == thread_counts[0] {
             println!();
-            println!("Decode step: the m = 1 matmuls of all 24 layers + head, weights cold (from memory):");
+            println!(
+                "Decode step: the m = 1 matmuls of all layers + head, weights cold (from memory):"
+            );
             println!();
             println!("| fmt | thr | candle ms | ours ms | candle GB/s | ours GB/s | speed-up |");
             println!("|---|---:|---:|---:|---:|---:|---:|");

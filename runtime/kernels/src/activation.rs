@@ -4,7 +4,13 @@
 //! `d = max|x| / 127` kept in f32 (ggml keeps an f16; f32 costs nothing here and is more exact)
 //! and the block's sum `Σ q`. The sum lets the kernels multiply *unsigned* weight bytes by these
 //! signed bytes (`vpdpbusd`, `vpmaddubsw` take u8 × i8): for weights stored as `w + o`
-//! (o = 128 for Q8_0, 8 for Q4_0), `Σ w·q = Σ (w + o)·q − o·Σ q`.
+//! (o = 128 for Q8_0, 8 for Q4_0), `Σ w·q = Σ (w + o)·q − o·Σ q`. The sum of each block's first
+//! 16 quants is kept too: Q6_K weights (`q − 32`) have a scale per 16, so their offset is taken
+//! back per half block; Q4_K's min (`− dmin·m` per 32) needs only the block sum.
+//!
+//! One quantization serves every weight format, so Q, K and V (or gate and up) share it even when
+//! a K-quant file mixes Q4_K and Q6_K tensors. (llama.cpp quantizes activations per 256 for the
+//! K-quants; per 32 is finer, so its error is smaller.)
 //!
 //! Rounding is to nearest, ties to even (`vroundps`), in the portable and the AVX2 code alike, so
 //! every path sees bit-identical activations.
@@ -27,6 +33,8 @@ pub struct QuantizedActivations {
     d: Vec<f32>,
     /// `[m][k / 32]` sums of the block's quants.
     sums: Vec<i32>,
+    /// `[m][k / 32]` sums of the block's first 16 quants.
+    half_sums: Vec<i32>,
 }
 
 impl std::fmt::Debug for QuantizedActivations {
@@ -61,7 +69,7 @@ impl QuantizedActivations {
         k: usize,
     ) -> Result<(), KernelError> {
         if k == 0 || !k.is_multiple_of(QK) {
-            return Err(KernelError::BadK { k });
+            return Err(KernelError::BadK { k, block: QK });
         }
         if input.len() != m * k {
             return Err(KernelError::InputLength {
@@ -78,23 +86,25 @@ impl QuantizedActivations {
         self.qs.resize_zeroed(m * k);
         self.d.resize(m * nb, 0.0);
         self.sums.resize(m * nb, 0);
+        self.half_sums.resize(m * nb, 0);
         let qs = self.qs.as_mut_slice();
         let blocks = input
             .chunks_exact(QK)
             .zip(qs.chunks_exact_mut(QK))
-            .zip(self.d.iter_mut().zip(self.sums.iter_mut()));
+            .zip(self.d.iter_mut())
+            .zip(self.sums.iter_mut().zip(self.half_sums.iter_mut()));
         match kernel {
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 | Kernel::Avx512 => {
-                for ((x, q), (d, s)) in blocks {
+                for (((x, q), d), (s, h)) in blocks {
                     // SAFETY: `is_supported` checked AVX2 (Avx512 implies Avx2); `x` and `q` are
                     // 32 elements long.
-                    (*d, *s) = unsafe { x86::quantize_block_avx2(x.as_ptr(), q.as_mut_ptr()) };
+                    (*d, *s, *h) = unsafe { x86::quantize_block_avx2(x.as_ptr(), q.as_mut_ptr()) };
                 }
             }
             _ => {
-                for ((x, q), (d, s)) in blocks {
-                    (*d, *s) = quantize_block_portable(x, q);
+                for (((x, q), d), (s, h)) in blocks {
+                    (*d, *s, *h) = quantize_block_portable(x, q);
                 }
             }
         }
@@ -137,20 +147,28 @@ impl QuantizedActivations {
     pub(crate) fn sums(&self) -> &[i32] {
         &self.sums
     }
+
+    pub(crate) fn half_sums(&self) -> &[i32] {
+        &self.half_sums
+    }
 }
 
-/// Quantizes one block of 32 values; returns its scale and the sum of its quants.
-fn quantize_block_portable(x: &[f32], q: &mut [u8]) -> (f32, i32) {
+/// Quantizes one block of 32 values; returns its scale, the sum of its quants and the sum of
+/// its first 16 quants.
+fn quantize_block_portable(x: &[f32], q: &mut [u8]) -> (f32, i32, i32) {
     let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
     let d = amax / 127.0;
     let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-    let mut sum = 0i32;
-    for (q, &v) in q.iter_mut().zip(x) {
+    let (mut sum, mut half) = (0i32, 0i32);
+    for (i, (q, &v)) in q.iter_mut().zip(x).enumerate() {
         let r = (v * id).round_ties_even() as i32;
         sum += r;
+        if i < QK / 2 {
+            half += r;
+        }
         *q = r as i8 as u8;
     }
-    (d, sum)
+    (d, sum, half)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -162,7 +180,7 @@ mod x86 {
     /// # Safety
     /// The CPU must support AVX2; `x` must point to 32 readable f32, `q` to 32 writable bytes.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn quantize_block_avx2(x: *const f32, q: *mut u8) -> (f32, i32) {
+    pub(super) unsafe fn quantize_block_avx2(x: *const f32, q: *mut u8) -> (f32, i32, i32) {
         // SAFETY: the caller guarantees 32 readable floats at `x`.
         let v = unsafe {
             [
@@ -193,13 +211,8 @@ mod x86 {
             );
             _mm256_cvtps_epi32(s)
         });
-        let sum = _mm256_add_epi32(_mm256_add_epi32(r[0], r[1]), _mm256_add_epi32(r[2], r[3]));
-        let s128 = _mm_add_epi32(
-            _mm256_castsi256_si128(sum),
-            _mm256_extracti128_si256::<1>(sum),
-        );
-        let s64 = _mm_add_epi32(s128, _mm_unpackhi_epi64(s128, s128));
-        let s32 = _mm_add_epi32(s64, _mm_shuffle_epi32::<0b01>(s64));
+        let half = _mm256_add_epi32(r[0], r[1]);
+        let sum = _mm256_add_epi32(half, _mm256_add_epi32(r[2], r[3]));
         // packs work per 128-bit lane: undo the lane interleaving with a permute, as ggml does
         let p16a = _mm256_packs_epi32(r[0], r[1]);
         let p16b = _mm256_packs_epi32(r[2], r[3]);
@@ -207,6 +220,16 @@ mod x86 {
         let p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         // SAFETY: the caller guarantees 32 writable bytes at `q`.
         unsafe { _mm256_storeu_si256(q.cast::<__m256i>(), p8) };
-        (d, _mm_cvtsi128_si32(s32))
+        (d, hsum(sum), hsum(half))
+    }
+
+    /// The sum of the eight lanes.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn hsum(v: __m256i) -> i32 {
+        let s128 = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+        let s64 = _mm_add_epi32(s128, _mm_unpackhi_epi64(s128, s128));
+        let s32 = _mm_add_epi32(s64, _mm_shuffle_epi32::<0b01>(s64));
+        _mm_cvtsi128_si32(s32)
     }
 }

@@ -2,7 +2,8 @@
 //! llama.cpp does it on x86. Per matmul the f32 activations are quantized once into 8-bit blocks;
 //! weights, repacked at load time into tiles of 16 interleaved rows, are multiplied by them with
 //! integer SIMD dot products (AVX-512 VNNI `vpdpbusd`, or AVX2 `vpmaddubsw`), several weight rows
-//! × several tokens per inner loop, and scaled to f32 once per 32-value block.
+//! × several tokens per inner loop, and scaled to f32 once per 32-value block (for the K-quants,
+//! with their sub-block scales and mins applied per 32 or per 16 values).
 //!
 //! ```
 //! use govassist_kernels::{matmul, q8_0, PackedMatrix};
@@ -18,14 +19,19 @@
 //! ```
 //!
 //! Map of the crate:
-//! - [`q8_0`], [`q4_0`]: the ggml block formats as found in GGUF (parse, dequantize, quantize);
+//! - [`q8_0`], [`q4_0`], [`q4_k`], [`q6_k`]: the ggml block formats as found in GGUF (parse,
+//!   dequantize; quantize for the 32-blocks, used to build test weights);
 //! - [`activation`]: [`QuantizedActivations`], f32 rows → 8-bit blocks with scales and sums;
 //! - [`repack`]: [`PackedMatrix`], the load-time layout (16 rows interleaved 4 bytes at a time);
 //! - [`dispatch`]: [`Kernel`], run-time CPU detection and the `GOVASSIST_KERNELS` override;
 //! - `matmul`: [`matmul`] and friends: validation, work split over threads, the tile loop;
+//!   [`matmul_quantized_many`] runs several matrices that share an input as one job;
+//! - `pool`: [`parallel_for`], the spinning worker threads every parallel call runs on;
 //! - `x86::avx512`, `x86::avx2`, `portable`: the kernels, one tile × a few tokens per call.
 //!
-//! Formats covered: Q8_0 and Q4_0 weights. Not yet: Q4_K, Q5_0, Q6_K (the Qwen "Q4_K_M" files).
+//! Formats covered: Q8_0, Q4_0, Q4_K and Q6_K weights (the K-quants with rows a multiple of 256
+//! wide). Not run here: Q4_1, Q5_0, Q5_1, Q5_K and the float types; the engine converts those
+//! (the 0.5B Qwen's Q5_0 tensors already at fetch time, to Q8_0).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -33,8 +39,11 @@ pub mod activation;
 mod aligned;
 pub mod dispatch;
 mod matmul;
+mod pool;
 mod portable;
 pub mod q4_0;
+pub mod q4_k;
+pub mod q6_k;
 pub mod q8_0;
 pub mod repack;
 #[cfg(target_arch = "x86_64")]
@@ -42,17 +51,23 @@ mod x86;
 
 pub use activation::QuantizedActivations;
 pub use dispatch::Kernel;
-pub use matmul::{matmul, matmul_quantized, matmul_quantized_with, matmul_with};
+pub use matmul::{
+    matmul, matmul_quantized, matmul_quantized_many, matmul_quantized_many_with,
+    matmul_quantized_with, matmul_with,
+};
+pub use pool::parallel_for;
 pub use repack::{PackedMatrix, WeightFormat};
 
 /// Bad shapes, lengths and kernels.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KernelError {
     /// `k` is zero or not a multiple of the block size.
-    #[error("k = {k} is not a positive multiple of the block size 32")]
+    #[error("k = {k} is not a positive multiple of the block size {block}")]
     BadK {
         /// The offending `k`.
         k: usize,
+        /// The block size it must be a multiple of (32, or 256 for K-quant weights).
+        block: usize,
     },
     /// A weight matrix with no rows.
     #[error("a weight matrix needs at least one row")]
@@ -89,6 +104,14 @@ pub enum KernelError {
         expected: usize,
         /// The output's length.
         actual: usize,
+    },
+    /// A call with more (or fewer) outputs than matrices.
+    #[error("{matrices} matrices but {outputs} outputs")]
+    OutputCount {
+        /// Matrices given.
+        matrices: usize,
+        /// Outputs given.
+        outputs: usize,
     },
     /// Quantized activations whose `k` differs from the weights'.
     #[error("activations have k = {actual}, the weights k = {expected}")]

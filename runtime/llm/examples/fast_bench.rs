@@ -7,7 +7,8 @@
 //! ```
 //! candle takes its thread count from `RAYON_NUM_THREADS`; the fast pass uses the same number.
 //! Arguments, if any, are GGUF paths to time instead of the cached smollm2-135m and
-//! qwen2.5-coder-0.5b-instruct.
+//! qwen2.5-coder-0.5b-instruct. `--decode-only` times only our decode (256 tokens after an empty
+//! prompt, as llama-bench's tg does), without candle: a loop to run under `perf`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -141,6 +142,22 @@ fn bench(path: &std::path::Path, threads: usize) {
     println!("  decode {decode} tokens after 128: fast {ours:>7.1} t/s   candle {theirs:>7.1} t/s   x{:.1}", ours / theirs);
 }
 
+/// Our decode alone: 256 greedy tokens from position 0.
+fn decode_only(path: &std::path::Path, threads: usize) {
+    let mut fast = FastModel::load(path, threads).unwrap();
+    let n = 256;
+    let mut logits = fast.forward(&[200], 0).unwrap();
+    let ours = rate(n, 1, || {
+        for i in 0..n {
+            logits = fast.forward(&[argmax(&logits)], 1 + i).unwrap();
+        }
+    });
+    println!(
+        "{}: decode {n} tokens at {threads} threads: {ours:.1} t/s",
+        path.display()
+    );
+}
+
 fn govassist_kernels_name() -> String {
     std::env::var("GOVASSIST_KERNELS").unwrap_or_else(|_| "best".into())
 }
@@ -150,7 +167,13 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1usize);
-    let mut paths: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let decode = args.iter().any(|a| a == "--decode-only");
+    let mut paths: Vec<PathBuf> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .map(PathBuf::from)
+        .collect();
     if paths.is_empty() {
         paths = ["smollm2-135m", "qwen2.5-coder-0.5b-instruct"]
             .into_iter()
@@ -164,6 +187,10 @@ fn main() {
             .collect();
     }
     for path in paths {
-        bench(&path, threads);
+        if decode {
+            decode_only(&path, threads);
+        } else {
+            bench(&path, threads);
+        }
     }
 }

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
 
-use candle_core::quantized::GgmlDType;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
@@ -141,9 +140,9 @@ pub fn fetch(name: &str, opts: &FetchOptions) -> Result<PathBuf, FetchError> {
     tracing::info!(model = spec.name, source = ?opts.source, cache = %cache_dir.display(), "fetching model");
 
     let joined = obtain_verified(&spec, opts, &cache_dir)?;
-    let final_tmp = match spec.conversion {
-        Conversion::None => joined,
-        Conversion::RequantizeToQ8_0 => convert_to_q8_0(&joined, &cache_dir, opts.progress)?,
+    let final_tmp = match spec.conversion.plan() {
+        None => joined,
+        Some(plan) => convert(&joined, &plan, &cache_dir, opts.progress)?,
     };
 
     let sha256 = if spec.conversion == Conversion::None {
@@ -225,8 +224,9 @@ fn obtain_verified(
     }
 }
 
-fn convert_to_q8_0(
+fn convert(
     joined: &NamedTempFile,
+    plan: &requantize::Plan,
     cache_dir: &Path,
     progress: bool,
 ) -> Result<NamedTempFile, FetchError> {
@@ -234,18 +234,13 @@ fn convert_to_q8_0(
         .prefix(".partial-")
         .tempfile_in(cache_dir)
         .map_err(FetchError::io(cache_dir))?;
-    let pb = bar(progress, 0, "→Q8_0");
+    let pb = bar(progress, 0, "requantize");
     pb.set_style(count_style());
-    requantize::requantize(
-        joined.path(),
-        out.as_file_mut(),
-        requantize::SLOW_ON_CPU,
-        GgmlDType::Q8_0,
-        &pb,
-    )
-    .map_err(|e| FetchError::Convert {
-        path: joined.path().to_owned(),
-        detail: e.to_string(),
+    requantize::requantize(joined.path(), out.as_file_mut(), plan, &pb).map_err(|e| {
+        FetchError::Convert {
+            path: joined.path().to_owned(),
+            detail: e.to_string(),
+        }
     })?;
     out.as_file()
         .sync_all()

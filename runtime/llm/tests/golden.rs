@@ -215,11 +215,26 @@ fn greedy_tokens_match_candle_on_smollm2() {
 #[test]
 #[ignore]
 fn greedy_tokens_match_candle_on_the_default_qwen2_model() {
-    let Some(path) = govassist_llm::cached_path(govassist_llm::DEFAULT_CHAT_MODEL, None) else {
-        eprintln!(
-            "{} is not cached; skipped",
-            govassist_llm::DEFAULT_CHAT_MODEL
-        );
+    check_cached(govassist_llm::DEFAULT_CHAT_MODEL);
+}
+
+/// The 1.5B Qwen, Q4_K_M (Q4_K and Q6_K tensors, run by our K-quant kernels), when cached.
+#[test]
+#[ignore]
+fn greedy_tokens_match_candle_on_the_1_5b_k_quant_model() {
+    check_cached("qwen2.5-coder-1.5b-instruct");
+}
+
+/// The 0.5B Qwen requantized to Q4_0, when cached.
+#[test]
+#[ignore]
+fn greedy_tokens_match_candle_on_the_q4_0_model() {
+    check_cached("qwen2.5-coder-0.5b-instruct-q4_0");
+}
+
+fn check_cached(model: &str) {
+    let Some(path) = govassist_llm::cached_path(model, None) else {
+        eprintln!("{model} is not cached; skipped");
         return;
     };
     let engine = Engine::load(&path).unwrap();

@@ -2,14 +2,16 @@
 //!
 //! A chunk of `m` tokens goes through each block as one `m × width` matrix: one quantized matmul
 //! per linear layer for the whole chunk (the activations are quantized to 8-bit blocks once and
-//! shared by Q, K and V, and by gate and up), then RoPE, causal grouped-query attention over a
-//! KV cache of plain `Vec<f32>`, and a SwiGLU MLP. It follows candle-transformers 0.11.1's
-//! `quantized_llama` / `quantized_qwen2` step by step (same RoPE tables and conventions, same
-//! RMSNorm and softmax), so the logits agree up to the 8-bit activation rounding.
+//! shared by Q, K and V, and by gate and up, which also run as one parallel job each: a decode
+//! step then synchronizes its threads 4 times per layer, not 7), then RoPE, causal grouped-query
+//! attention over a KV cache of plain `Vec<f32>`, and a SwiGLU MLP. It follows
+//! candle-transformers 0.11.1's `quantized_llama` / `quantized_qwen2` step by step (same RoPE
+//! tables and conventions, same RMSNorm and softmax), so the logits agree up to the 8-bit
+//! activation rounding.
 
 use std::path::Path;
 
-use govassist_kernels::{matmul_quantized, Kernel, QuantizedActivations};
+use govassist_kernels::{matmul_quantized_many, parallel_for, Kernel, QuantizedActivations};
 
 use super::weights::{Config, Linear, Weights};
 use crate::error::LlmError;
@@ -213,9 +215,12 @@ impl FastModel {
             // Attention.
             rms_norm(&s.x, &layer.attn_norm, c.rms_norm_eps, &mut s.h);
             s.qa.quantize_into(kernel, &s.h, m, d).map_err(kernel_err)?;
-            linear(&layer.wq, &s.qa, &mut s.q, threads)?;
-            linear(&layer.wk, &s.qa, &mut s.k, threads)?;
-            linear(&layer.wv, &s.qa, &mut s.v, threads)?;
+            linear(
+                &[&layer.wq, &layer.wk, &layer.wv],
+                &s.qa,
+                &mut [&mut s.q, &mut s.k, &mut s.v],
+                threads,
+            )?;
             rope(
                 &mut s.q,
                 c.n_head,
@@ -250,20 +255,24 @@ impl FastModel {
             attention(&c, &s.q, k_cache, v_cache, pos, m, &mut s.att, threads);
             s.qa.quantize_into(kernel, &s.att, m, d)
                 .map_err(kernel_err)?;
-            linear(&layer.wo, &s.qa, &mut s.o, threads)?;
+            linear(&[&layer.wo], &s.qa, &mut [&mut s.o], threads)?;
             add_into(&mut s.x, &s.o);
 
             // MLP.
             rms_norm(&s.x, &layer.ffn_norm, c.rms_norm_eps, &mut s.h);
             s.qa.quantize_into(kernel, &s.h, m, d).map_err(kernel_err)?;
-            linear(&layer.w_gate, &s.qa, &mut s.gate, threads)?;
-            linear(&layer.w_up, &s.qa, &mut s.up, threads)?;
+            linear(
+                &[&layer.w_gate, &layer.w_up],
+                &s.qa,
+                &mut [&mut s.gate, &mut s.up],
+                threads,
+            )?;
             for (g, u) in s.gate.iter_mut().zip(&s.up) {
                 *g = *g / ((-*g).exp() + 1.0) * u;
             }
             s.qa.quantize_into(kernel, &s.gate, m, ff)
                 .map_err(kernel_err)?;
-            linear(&layer.w_down, &s.qa, &mut s.o, threads)?;
+            linear(&[&layer.w_down], &s.qa, &mut [&mut s.o], threads)?;
             add_into(&mut s.x, &s.o);
         }
         self.cache.len = pos + m;
@@ -281,24 +290,30 @@ impl FastModel {
         s.qa.quantize_into(kernel, hn, rows, d)
             .map_err(kernel_err)?;
         let mut logits = vec![0f32; rows * c.vocab_size];
-        linear(&self.weights.output, &s.qa, &mut logits, threads)?;
+        linear(&[&self.weights.output], &s.qa, &mut [&mut logits], threads)?;
         Ok(logits)
     }
 }
 
-/// `out = qa · Wᵀ + b`.
+/// `outs[i] = qa · Wᵢᵀ + bᵢ` for layers that share their input, as one parallel job.
 fn linear(
-    l: &Linear,
+    layers: &[&Linear],
     qa: &QuantizedActivations,
-    out: &mut [f32],
+    outs: &mut [&mut Vec<f32>],
     threads: usize,
 ) -> Result<(), LlmError> {
-    let n = l.weight.n_rows();
-    let out = &mut out[..qa.m() * n];
-    matmul_quantized(&l.weight, qa, out, threads).map_err(kernel_err)?;
-    if let Some(b) = &l.bias {
-        for row in out.chunks_exact_mut(n) {
-            add_into(row, b);
+    let weights: Vec<_> = layers.iter().map(|l| &l.weight).collect();
+    let mut views: Vec<&mut [f32]> = layers
+        .iter()
+        .zip(outs.iter_mut())
+        .map(|(l, out)| &mut out[..qa.m() * l.n_out()])
+        .collect();
+    matmul_quantized_many(&weights, qa, &mut views, threads).map_err(kernel_err)?;
+    for (l, out) in layers.iter().zip(views) {
+        if let Some(b) = &l.bias {
+            for row in out.chunks_exact_mut(l.n_out()) {
+                add_into(row, b);
+            }
         }
     }
     Ok(())
@@ -424,21 +439,34 @@ fn attention(
     if *bounds.last().unwrap() != m {
         bounds.push(m);
     }
-    std::thread::scope(|scope| {
-        let mut rest = out;
-        let mut jobs = Vec::new();
-        for w in bounds.windows(2) {
-            let (mine, tail) = rest.split_at_mut((w[1] - w[0]) * d);
-            rest = tail;
-            jobs.push((w[0], mine));
-        }
-        let first = jobs.remove(0);
-        for (t0, part) in jobs {
-            let run = &run;
-            scope.spawn(move || run(t0, part));
-        }
-        run(first.0, first.1);
+    let out = SendPtr(out.as_mut_ptr());
+    parallel_for(threads, bounds.len() - 1, &|j| {
+        let (t0, t1) = (bounds[j], bounds[j + 1]);
+        // SAFETY: the parts' token ranges are disjoint, so are their rows of `out`, which
+        // outlives the call.
+        let rows = unsafe { std::slice::from_raw_parts_mut(out.at(t0 * d), (t1 - t0) * d) };
+        run(t0, rows);
     });
+}
+
+/// The output of [`attention`], shared by its parallel parts (each writes its own rows).
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: only used to write disjoint rows of one slice while the call that borrows it runs.
+unsafe impl Send for SendPtr {}
+// SAFETY: as above.
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    /// The pointer `offset` floats further (a method, so that closures capture the whole
+    /// `Sync` wrapper rather than its raw pointer field).
+    ///
+    /// # Safety
+    /// The offset must stay inside the slice.
+    unsafe fn at(self, offset: usize) -> *mut f32 {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.0.add(offset) }
+    }
 }
 
 /// One query token (all heads) against the first `n_keys` cached positions.

@@ -1,13 +1,16 @@
 //! Loading a llama or qwen2 GGUF file into the layout the fast forward pass wants.
 //!
 //! Linear weights (`attn_q/k/v/output`, `ffn_gate/up/down`, the output head) become
-//! [`PackedMatrix`]es for the `govassist-kernels` matmul. Q8_0 and Q4_0 tensors are repacked as
-//! they are; tensors in any other format the kernels do not run (Q4_1, Q5_0, Q5_1, the K-quants,
-//! F16, F32, …) are dequantized to f32 by candle and re-quantized to Q8_0 at load
-//! (`QTensor::quantize(.., GgmlDType::Q8_0)`), which costs a little precision and load time and
-//! no speed. Norm weights and biases are dequantized to f32. The token embedding keeps its raw
-//! Q8_0/Q4_0 bytes (rows are dequantized on lookup, to the same values candle's dequantized
-//! table holds); in other formats it is dequantized to f32 once.
+//! [`PackedMatrix`]es for the `govassist-kernels` matmul. Q8_0, Q4_0, Q4_K and Q6_K tensors are
+//! repacked as they are (the K-quants when their rows are a multiple of 256 wide, as in the 1.5B
+//! Qwen; keeping them costs 4.6 and 6.6 bits per weight where Q8_0 would cost 8.5, and decode
+//! time is mostly reading weights). Tensors in any other format the kernels do not run (Q4_1,
+//! Q5_0, Q5_1, Q5_K, F16, F32, K-quants of other widths, …) are dequantized to f32 by candle and
+//! re-quantized to Q8_0 at load (`QTensor::quantize(.., GgmlDType::Q8_0)`), which costs a little
+//! precision and load time and no speed. Norm weights and biases are dequantized to f32. The
+//! token embedding keeps its raw bytes in any of the kernels' formats (rows are dequantized on
+//! lookup, to the same values candle's dequantized table holds); in other formats it is
+//! dequantized to f32 once.
 
 use std::io::{Read, Seek};
 use std::path::Path;
@@ -15,7 +18,7 @@ use std::path::Path;
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::Device;
-use govassist_kernels::{q4_0, q8_0, PackedMatrix, WeightFormat};
+use govassist_kernels::{PackedMatrix, WeightFormat};
 
 use crate::error::LlmError;
 use crate::gguf::{self, Architecture};
@@ -70,12 +73,8 @@ impl Embedding {
         let d = out.len();
         match self {
             Self::Quantized { format, bytes } => {
-                let row_bytes = d / 32 * format.block_bytes();
-                let src = &bytes[id * row_bytes..(id + 1) * row_bytes];
-                match format {
-                    WeightFormat::Q8_0 => q8_0::dequantize(src, out),
-                    WeightFormat::Q4_0 => q4_0::dequantize(src, out),
-                }
+                let row_bytes = d / format.block_len() * format.block_bytes();
+                format.dequantize(&bytes[id * row_bytes..(id + 1) * row_bytes], out);
             }
             Self::F32(v) => out.copy_from_slice(&v[id * d..(id + 1) * d]),
         }
@@ -161,10 +160,9 @@ impl<R: Read + Seek> Loader<'_, R> {
         let (n, k) = self.dims2(t, name)?;
         let kernel_err =
             |e: govassist_kernels::KernelError| self.corrupt(format!("tensor {name}: {e}"));
-        match t.dtype() {
-            GgmlDType::Q8_0 => PackedMatrix::from_q8_0(&t.data()?, n, k).map_err(kernel_err),
-            GgmlDType::Q4_0 => PackedMatrix::from_q4_0(&t.data()?, n, k).map_err(kernel_err),
-            _ => {
+        match kernel_format(t.dtype(), k) {
+            Some(format) => PackedMatrix::new(format, &t.data()?, n, k).map_err(kernel_err),
+            None => {
                 // Not run by the kernels: requantize to Q8_0 (see the module docs).
                 let f = t.dequantize(&Device::Cpu)?;
                 let q = QTensor::quantize(&f, GgmlDType::Q8_0)?;
@@ -172,6 +170,18 @@ impl<R: Read + Seek> Loader<'_, R> {
             }
         }
     }
+}
+
+/// The kernels' format for a tensor of `dtype` with rows of `k` weights, if they run it as is.
+fn kernel_format(dtype: GgmlDType, k: usize) -> Option<WeightFormat> {
+    let format = match dtype {
+        GgmlDType::Q8_0 => WeightFormat::Q8_0,
+        GgmlDType::Q4_0 => WeightFormat::Q4_0,
+        GgmlDType::Q4K => WeightFormat::Q4K,
+        GgmlDType::Q6K => WeightFormat::Q6K,
+        _ => return None,
+    };
+    (k > 0 && k.is_multiple_of(format.block_len())).then_some(format)
 }
 
 impl Weights {
@@ -252,16 +262,12 @@ impl Weights {
                 bias: None,
             }
         };
-        let embedding = match embd.dtype() {
-            GgmlDType::Q8_0 => Embedding::Quantized {
-                format: WeightFormat::Q8_0,
+        let embedding = match kernel_format(embd.dtype(), embd_k) {
+            Some(format) => Embedding::Quantized {
+                format,
                 bytes: embd.data()?.into_owned(),
             },
-            GgmlDType::Q4_0 => Embedding::Quantized {
-                format: WeightFormat::Q4_0,
-                bytes: embd.data()?.into_owned(),
-            },
-            _ => Embedding::F32(
+            None => Embedding::F32(
                 embd.dequantize(&Device::Cpu)?
                     .flatten_all()?
                     .to_vec1::<f32>()?,
