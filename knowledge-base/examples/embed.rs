@@ -4,7 +4,11 @@
 //! ```text
 //! cargo run --release -p govassist-kb --example embed -- [--model FILE] [--passage] TEXT
 //! cargo run --release -p govassist-kb --example embed -- [--model FILE] --bench [--batch-tokens N]
+//! cargo run --release -p govassist-kb --example embed -- [--model FILE] --lines < questions.txt
 //! ```
+//!
+//! `--lines` embeds each line of standard input as a query and prints its vector as a JSON array,
+//! one per line: the input for trying classifiers over the embeddings (e.g. the scope examples).
 //!
 //! The model defaults to `$GOVASSIST_EMBED_MODEL`, else
 //! `$GOVASSIST_CACHE_DIR/multilingual-e5-small-q4.bin`, else
@@ -20,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut model = None;
     let mut is_query = true;
     let mut bench = false;
+    let mut lines = false;
     let mut options = EmbedderOptions::default();
     let mut text = Vec::new();
     while let Some(arg) = args.next() {
@@ -27,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--model" => model = args.next().map(PathBuf::from),
             "--passage" => is_query = false,
             "--bench" => bench = true,
+            "--lines" => lines = true,
             "--batch-tokens" => {
                 options.batch_tokens = args
                     .next()
@@ -40,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let started = Instant::now();
     let embedder = Embedder::load_with(&model, options)?;
-    println!(
+    eprintln!(
         "loaded {} in {:.0} ms, RSS {} MB",
         model.display(),
         ms(started.elapsed()),
@@ -48,6 +54,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     if bench {
         return run_bench(&embedder);
+    }
+    if lines {
+        for line in std::io::stdin().lines() {
+            let vector = embedder.embed_query(line?.trim())?;
+            let numbers: Vec<String> = vector.iter().map(|x| format!("{x:.5}")).collect();
+            println!("[{}]", numbers.join(","));
+        }
+        return Ok(());
     }
 
     let text = text.join(" ");

@@ -252,10 +252,12 @@ impl KnowledgeBase {
         // The names that `title_match` compares are embedded (into the cache) with the entries,
         // so that no search waits for one. Only their vectors in the cache are wanted.
         let named = entries.len();
-        let mut seen = std::collections::HashSet::new();
-        for entry in &entries {
-            if title_match::named_by_title(entry.kind) && seen.insert(entry.title.as_str()) && self.vector_cache.is_some() {
-                texts.push(entry.title.clone());
+        if self.vector_cache.is_some() {
+            let mut seen = std::collections::HashSet::new();
+            for entry in &entries {
+                if title_match::named_by_title(entry.kind) && seen.insert(entry.title.as_str()) {
+                    texts.push(entry.title.clone());
+                }
             }
         }
         let mut vectors: Vec<Option<Vec<f32>>> = texts
