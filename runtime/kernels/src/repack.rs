@@ -143,11 +143,19 @@ pub struct PackedMatrix {
     format: WeightFormat,
     n: usize,
     k: usize,
-    qs: AlignedBytes,
-    /// f16 bit patterns, `[tile][..]` as the module doc says per format.
-    d: Vec<u16>,
-    /// K-quant sub-block scales, `[tile][super-block][..][row]`; empty for Q8_0 and Q4_0.
-    sub: Vec<u8>,
+    /// One buffer holding the quants (`[tile][block]`, from byte 0), the K-quant sub-block scales
+    /// (`[tile][super-block][..][row]`, none for Q8_0 and Q4_0, from `sub_at`) and the f16 scale
+    /// bit patterns (`[tile][..]` as the module doc says per format, from `d_at`), each part
+    /// 64-byte aligned. One buffer rather than three, so that the scales share the quants' huge
+    /// pages (see `aligned.rs`; the sub-block scales of a 1.5B layer's gate are 0.9 MB, too small
+    /// to get huge pages alone).
+    buf: AlignedBytes,
+    qs_len: usize,
+    sub_at: usize,
+    sub_len: usize,
+    d_at: usize,
+    /// Count of f16 scales.
+    d_len: usize,
 }
 
 impl std::fmt::Debug for PackedMatrix {
@@ -236,9 +244,19 @@ impl PackedMatrix {
         let n_tiles = n_rows.div_ceil(TILE_ROWS);
         let tbb = format.tile_block_bytes();
         let (d_tile, sub_tile) = (format.d_per_tile(nb), format.sub_per_tile(nb));
-        let mut qs = AlignedBytes::zeroed(n_tiles * nb * tbb);
-        let mut d = vec![0u16; n_tiles * d_tile];
-        let mut sub = vec![0u8; n_tiles * sub_tile];
+        let qs_len = n_tiles * nb * tbb;
+        let (sub_len, d_len) = (n_tiles * sub_tile, n_tiles * d_tile);
+        let sub_at = qs_len.next_multiple_of(64);
+        let d_at = (sub_at + sub_len).next_multiple_of(64);
+        let mut buf = AlignedBytes::zeroed(d_at + 2 * d_len);
+        let (qs, rest) = buf.as_mut_slice().split_at_mut(sub_at);
+        let qs = &mut qs[..qs_len];
+        let (sub, d) = rest.split_at_mut(d_at - sub_at);
+        let sub = &mut sub[..sub_len];
+        // SAFETY: every bit pattern is a valid u16; `align_to_mut` puts any misaligned bytes in
+        // the prefix, which is empty here (the buffer and `d_at` are 64-byte aligned).
+        let (prefix, d, _) = unsafe { d.align_to_mut::<u16>() };
+        assert!(prefix.is_empty(), "scales are aligned");
         let row_bytes = k / block * format.block_bytes();
         let fill = |tile: usize, tq: &mut [u8], td: &mut [u16], ts: &mut [u8]| {
             for r in 0..TILE_ROWS {
@@ -258,14 +276,12 @@ impl PackedMatrix {
             }
         };
         if sub_tile == 0 {
-            qs.as_mut_slice()
-                .par_chunks_mut(nb * tbb)
+            qs.par_chunks_mut(nb * tbb)
                 .zip(d.par_chunks_mut(d_tile))
                 .enumerate()
                 .for_each(|(tile, (tq, td))| fill(tile, tq, td, &mut []));
         } else {
-            qs.as_mut_slice()
-                .par_chunks_mut(nb * tbb)
+            qs.par_chunks_mut(nb * tbb)
                 .zip(d.par_chunks_mut(d_tile))
                 .zip(sub.par_chunks_mut(sub_tile))
                 .enumerate()
@@ -275,9 +291,12 @@ impl PackedMatrix {
             format,
             n: n_rows,
             k,
-            qs,
-            d,
-            sub,
+            buf,
+            qs_len,
+            sub_at,
+            sub_len,
+            d_at,
+            d_len,
         })
     }
 
@@ -298,7 +317,7 @@ impl PackedMatrix {
 
     /// Bytes held (quants and scales, padding included).
     pub fn size_in_bytes(&self) -> usize {
-        self.qs.as_slice().len() + 2 * self.d.len() + self.sub.len()
+        self.qs_len + 2 * self.d_len + self.sub_len
     }
 
     pub(crate) fn n_tiles(&self) -> usize {
@@ -310,15 +329,19 @@ impl PackedMatrix {
     }
 
     pub(crate) fn qs(&self) -> &[u8] {
-        self.qs.as_slice()
+        &self.buf.as_slice()[..self.qs_len]
     }
 
     pub(crate) fn scales(&self) -> &[u16] {
-        &self.d
+        let bytes = &self.buf.as_slice()[self.d_at..][..2 * self.d_len];
+        // SAFETY: every bit pattern is a valid u16; the prefix is empty (64-byte aligned start).
+        let (prefix, d, _) = unsafe { bytes.align_to::<u16>() };
+        assert!(prefix.is_empty(), "scales are aligned");
+        d
     }
 
     pub(crate) fn sub_scales(&self) -> &[u8] {
-        &self.sub
+        &self.buf.as_slice()[self.sub_at..][..self.sub_len]
     }
 
     /// The weights as f32, `[n_rows][k]` row-major, read back from the packed layout (for tests
@@ -331,11 +354,11 @@ impl PackedMatrix {
         let mut out = vec![0f32; self.n * self.k];
         for (row, out) in out.chunks_exact_mut(self.k).enumerate() {
             let (tile, r) = (row / TILE_ROWS, row % TILE_ROWS);
-            let td = &self.d[tile * d_tile..][..d_tile];
-            let ts = &self.sub[tile * sub_tile..][..sub_tile];
+            let td = &self.scales()[tile * d_tile..][..d_tile];
+            let ts = &self.sub_scales()[tile * sub_tile..][..sub_tile];
             let h = |i: usize| f16::from_bits(td[i]).to_f32();
             for b in 0..nb {
-                let q = &self.qs.as_slice()[(tile * nb + b) * tbb..][..tbb];
+                let q = &self.qs()[(tile * nb + b) * tbb..][..tbb];
                 let (s, j) = (b / 8, b % 8);
                 for i in 0..QK {
                     let out = &mut out[b * QK + i];

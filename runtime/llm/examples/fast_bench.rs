@@ -142,20 +142,29 @@ fn bench(path: &std::path::Path, threads: usize) {
     println!("  decode {decode} tokens after 128: fast {ours:>7.1} t/s   candle {theirs:>7.1} t/s   x{:.1}", ours / theirs);
 }
 
-/// Our decode alone: 256 greedy tokens from position 0.
+/// Our decode alone: 256 greedy tokens from position 0 (`FAST_BENCH_TOKENS` to change; with
+/// `FAST_BENCH_REPS` > 1, that many runs from position 0, each printed, as llama-bench's tg does).
 fn decode_only(path: &std::path::Path, threads: usize) {
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (n, reps) = (env("FAST_BENCH_TOKENS", 256), env("FAST_BENCH_REPS", 1));
     let mut fast = FastModel::load(path, threads).unwrap();
-    let n = 256;
-    let mut logits = fast.forward(&[200], 0).unwrap();
-    let ours = rate(n, 1, || {
-        for i in 0..n {
-            logits = fast.forward(&[argmax(&logits)], 1 + i).unwrap();
-        }
-    });
-    println!(
-        "{}: decode {n} tokens at {threads} threads: {ours:.1} t/s",
-        path.display()
-    );
+    for _ in 0..reps {
+        let mut logits = fast.forward(&[200], 0).unwrap();
+        let ours = rate(n, 1, || {
+            for i in 0..n {
+                logits = fast.forward(&[argmax(&logits)], 1 + i).unwrap();
+            }
+        });
+        println!(
+            "{}: decode {n} tokens at {threads} threads: {ours:.1} t/s",
+            path.display()
+        );
+    }
 }
 
 fn govassist_kernels_name() -> String {
