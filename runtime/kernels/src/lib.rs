@@ -58,6 +58,32 @@ pub use matmul::{
 pub use pool::parallel_for;
 pub use repack::{PackedMatrix, WeightFormat};
 
+/// The blocks of a dequantization: `bytes` split into blocks of `block_bytes`, each paired with its
+/// `block_values` outputs. Shared by the formats' `dequantize`.
+///
+/// # Panics
+/// If `out.len()` is not a multiple of `block_values` or `bytes` has the wrong length.
+pub(crate) fn dequantize_blocks<'a>(
+    bytes: &'a [u8],
+    out: &'a mut [f32],
+    block_values: usize,
+    block_bytes: usize,
+) -> impl Iterator<Item = (&'a [u8], &'a mut [f32])> {
+    assert_eq!(
+        out.len() % block_values,
+        0,
+        "output length must be a multiple of {block_values}"
+    );
+    assert_eq!(
+        bytes.len(),
+        out.len() / block_values * block_bytes,
+        "byte length mismatch"
+    );
+    bytes
+        .chunks_exact(block_bytes)
+        .zip(out.chunks_exact_mut(block_values))
+}
+
 /// Bad shapes, lengths and kernels.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KernelError {

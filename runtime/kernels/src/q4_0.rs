@@ -31,20 +31,7 @@ pub fn quants(block: &[u8]) -> [u8; QK] {
 /// # Panics
 /// If `out.len()` is not a multiple of 32 or `bytes` has the wrong length.
 pub fn dequantize(bytes: &[u8], out: &mut [f32]) {
-    assert_eq!(
-        out.len() % QK,
-        0,
-        "output length must be a multiple of {QK}"
-    );
-    assert_eq!(
-        bytes.len(),
-        out.len() / QK * BLOCK_BYTES,
-        "byte length mismatch"
-    );
-    for (block, out) in bytes
-        .chunks_exact(BLOCK_BYTES)
-        .zip(out.chunks_exact_mut(QK))
-    {
+    for (block, out) in crate::dequantize_blocks(bytes, out, QK, BLOCK_BYTES) {
         let d = scale(block);
         for (o, q) in out.iter_mut().zip(quants(block)) {
             *o = d * (q as i32 - 8) as f32;

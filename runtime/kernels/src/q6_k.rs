@@ -58,20 +58,7 @@ pub fn unpack(block: &[u8]) -> Block {
 /// # Panics
 /// If `out.len()` is not a multiple of 256 or `bytes` has the wrong length.
 pub fn dequantize(bytes: &[u8], out: &mut [f32]) {
-    assert_eq!(
-        out.len() % QK_K,
-        0,
-        "output length must be a multiple of {QK_K}"
-    );
-    assert_eq!(
-        bytes.len(),
-        out.len() / QK_K * BLOCK_BYTES,
-        "byte length mismatch"
-    );
-    for (block, out) in bytes
-        .chunks_exact(BLOCK_BYTES)
-        .zip(out.chunks_exact_mut(QK_K))
-    {
+    for (block, out) in crate::dequantize_blocks(bytes, out, QK_K, BLOCK_BYTES) {
         let b = unpack(block);
         let d = f16::from_bits(b.d).to_f32();
         for (i, (out, q)) in out
