@@ -147,6 +147,10 @@ enum KbCommand {
         questions: PathBuf,
         #[arg(long, short, default_value_t = 5)]
         k: usize,
+        /// Also print each question whose first hit is wrong (id, rank of the right one, top hits)
+        /// to standard error, for reading the misses.
+        #[arg(long)]
+        misses: bool,
     },
 }
 
@@ -356,8 +360,14 @@ async fn run_kb(command: KbCommand, config: Config) -> Result<()> {
                 }
             }
         }
-        KbCommand::Eval { questions, k } => {
+        KbCommand::Eval { questions, k, misses } => {
             let report = govassist_kb::eval::run(&kb, &questions, k)?;
+            if misses {
+                for q in report.questions.iter().filter(|q| q.rank != Some(1)) {
+                    let top: Vec<&str> = q.hit_ids.iter().take(3).map(String::as_str).collect();
+                    eprintln!("miss {} rank={} top={}", q.id, q.rank.map_or("-".to_string(), |r| r.to_string()), top.join(","));
+                }
+            }
             // Per-language breakdown first; the contract's JSON object stays the last line.
             println!("{:<10} {:>4} {:>9} {:>9} {:>7} {:>8} {:>8}", "lang", "n", "recall@1", format!("recall@{k}"), "mrr", "p50_ms", "p95_ms");
             let rows = report.by_lang.iter().map(|(lang, m)| (lang.as_str(), m));
