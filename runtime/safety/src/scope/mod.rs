@@ -179,10 +179,20 @@ impl ScopeRules {
         })
     }
 
-    /// Classifies a question: the rules in file order, then other places against `area`.
+    /// Classifies a question: the rules in file order, then other places against `area`, over
+    /// the whole message; then the strong rules over each of its requests alone (see [`requests`]).
+    ///
+    /// A message is judged whole first because context in one sentence rightly clears another
+    /// (`我是职业病患者。鉴定要交什么`, `I was bitten in Thailand. Now I'm back in Taipei…`). But a
+    /// request does not become a service question because another sentence of the message is one:
+    /// `工伤医疗费报销的材料我都准备好了。顺便问下，布洛芬一天最多能吃几粒` asks for dosage advice, and
+    /// the service words of its first sentence (报销, 材料) would otherwise exempt it from the medical
+    /// rules. Weak rules and places are not applied to a request alone: a chit-chat opening
+    /// (`你喜欢帮人办事吗？`) or a place named in the sentence before (`My company is in Nanjing; can we
+    /// open a branch in Guangzhou?`) belongs to the message's one service question.
     pub fn classify(&self, text: &str, area: &ServiceArea) -> Scope {
         let folded = terms::fold_question(text);
-        if let Some(reason) = self.rules.first_match(&folded) {
+        if let Some(reason) = self.rules.first_match(&folded, false) {
             return Scope::OutOfScope(reason);
         }
         let places = area.mentions(&folded);
@@ -192,8 +202,66 @@ impl ScopeRules {
         if !places.other.is_empty() && !places.area && !places.local && !transfer_here {
             return Scope::OutOfScope(Reason::OtherCity);
         }
-        Scope::InScope
+        let parts = requests(text);
+        if parts.len() < 2 {
+            return Scope::InScope;
+        }
+        parts
+            .into_iter()
+            .find_map(|part| self.rules.first_match(&terms::fold_question(part), true))
+            .map_or(Scope::InScope, Scope::OutOfScope)
     }
+}
+
+/// Words that start another request within one message (`另外`, `顺便问下`, `by the way`).
+const REQUEST_BREAKS: [&str; 8] = ["另外", "顺便", "順便", "还有", "還有", "by the way", "btw", "also,"];
+
+/// The requests of a message: its sentences (split at `。！？；` and their ASCII forms, at a
+/// line break, and at `. ` after a lowercase word or a number), each also split before a word that starts
+/// another request ([`REQUEST_BREAKS`]). Pieces shorter than four characters (`好的`, `OK`) say
+/// nothing on their own and are left out.
+pub fn requests(text: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    // The two characters before the current one: `U.S. ` and `Mr. ` do not end a sentence,
+    // `…in 2020. ` and `…my permit. ` do.
+    let mut before = [' ', ' '];
+    while let Some((i, c)) = chars.next() {
+        let next_is_space = chars.peek().is_some_and(|(_, n)| n.is_whitespace());
+        let word_end = before.iter().all(|b| b.is_lowercase() || b.is_ascii_digit());
+        before = [before[1], c];
+        let ends_sentence = matches!(c, '。' | '！' | '？' | '；' | '!' | '?' | ';' | '\n')
+            || (c == '.' && next_is_space && word_end);
+        if ends_sentence {
+            pieces.push(&text[start..i]);
+            start = i + c.len_utf8();
+        }
+    }
+    pieces.push(&text[start..]);
+    let mut requests = Vec::new();
+    for piece in pieces {
+        let lower = piece.to_lowercase();
+        // Byte offsets of `lower` match `piece` only when lowercasing keeps lengths; otherwise
+        // the sentence stays whole.
+        let mut cuts: Vec<usize> = if lower.len() == piece.len() {
+            REQUEST_BREAKS
+                .iter()
+                .flat_map(|word| lower.match_indices(word).map(|(at, _)| at))
+                .filter(|&at| at > 0)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        cuts.sort_unstable();
+        let mut from = 0;
+        for cut in cuts.into_iter().chain([piece.len()]) {
+            requests.push(piece[from..cut].trim());
+            from = cut;
+        }
+    }
+    requests.retain(|r| r.chars().filter(|c| c.is_alphanumeric()).count() >= 4);
+    requests
 }
 
 /// Classifies a question with the bundled rules; see [`ScopeRules::classify`].
@@ -216,6 +284,33 @@ mod tests {
             serde_json::to_string(&Scope::InScope).unwrap(),
             r#"{"scope":"in_scope"}"#
         );
+    }
+
+    #[test]
+    fn a_message_splits_into_its_requests() {
+        assert_eq!(
+            requests("工伤医疗费报销的材料我都准备好了。顺便问下，布洛芬一天最多能吃几粒？"),
+            ["工伤医疗费报销的材料我都准备好了", "顺便问下，布洛芬一天最多能吃几粒"]
+        );
+        assert_eq!(
+            requests("I got my permit. By the way, which stock should I buy? OK"),
+            ["I got my permit", "By the way, which stock should I buy"]
+        );
+        // Decimals and abbreviations are not sentence ends; a short reply is no request.
+        assert_eq!(requests("U.S. passport, fee 1.5 yuan"), ["U.S. passport, fee 1.5 yuan"]);
+        assert_eq!(requests("Moved in 2020. Now what?"), ["Moved in 2020", "Now what"]);
+        assert!(requests("好的").is_empty());
+    }
+
+    #[test]
+    fn an_out_of_scope_request_is_not_cleared_by_another_sentence() {
+        let area = ServiceArea::default();
+        let compound = "工伤医疗费报销的材料我都准备好了。顺便问下，布洛芬一天最多能吃几粒？";
+        assert_eq!(classify(compound, &area), Scope::OutOfScope(Reason::Medical));
+        // Context in one sentence still clears the next when the whole message is a service question.
+        assert_eq!(classify("我是北京户口。在广州能办居住证吗？", &area), Scope::InScope);
+        assert_eq!(classify("My company is in Nanjing; can we open a branch in Guangzhou?", &area), Scope::InScope);
+        assert_eq!(classify("你喜欢帮人办事吗？哈哈，我想问下怎么办居住证", &area), Scope::InScope);
     }
 
     #[test]

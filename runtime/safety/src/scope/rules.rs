@@ -26,6 +26,8 @@ type Group = Vec<Atom>;
 struct Rule {
     positive: Vec<Group>,
     negative: Vec<Group>,
+    /// A weak rule (`… & !@service`): broad vocabulary, held only where no service word occurs.
+    weak: bool,
 }
 
 #[derive(Debug)]
@@ -158,11 +160,15 @@ impl Rules {
                         let mut rule = Rule {
                             positive: Vec::new(),
                             negative: Vec::new(),
+                            weak: false,
                         };
                         for part in line.split('&') {
                             let part = part.trim();
                             match part.strip_prefix('!') {
-                                Some(negated) => rule.negative.push(parse_group(negated)?),
+                                Some(negated) => {
+                                    rule.weak |= negated.trim() == "@service";
+                                    rule.negative.push(parse_group(negated)?)
+                                }
                                 None => rule.positive.push(parse_group(part)?),
                             }
                         }
@@ -196,8 +202,9 @@ impl Rules {
         })
     }
 
-    /// The first reason (in file order) with a rule that holds for the folded question.
-    pub fn first_match(&self, folded: &str) -> Option<Reason> {
+    /// The first reason (in file order) with a rule that holds for the folded question; with
+    /// `strong_only`, weak rules (`… & !@service`) are not tried.
+    pub fn first_match(&self, folded: &str, strong_only: bool) -> Option<Reason> {
         let present = self.present(folded);
         let mut named_person: Option<bool> = None;
         let mut holds = |atom: &Atom| match atom {
@@ -208,7 +215,7 @@ impl Rules {
             if section.except.iter().any(&mut holds) {
                 continue;
             }
-            for rule in &section.rules {
+            for rule in section.rules.iter().filter(|r| !(strong_only && r.weak)) {
                 let positive = rule.positive.iter().all(|g| g.iter().any(&mut holds));
                 if positive && !rule.negative.iter().any(|g| g.iter().any(&mut holds)) {
                     return Some(section.reason);
@@ -329,14 +336,14 @@ mod tests {
             "[shadow]\n怎么办理\n[medical]\nexcept: 报销\n@sym = 头疼|发烧\n@sym & 怎么办 & !医生说\n",
         )
         .unwrap();
-        assert_eq!(rules.first_match("头疼怎么办"), Some(Reason::Medical));
+        assert_eq!(rules.first_match("头疼怎么办", false), Some(Reason::Medical));
         assert_eq!(
-            rules.first_match("頭疼怎麼辦"),
+            rules.first_match("頭疼怎麼辦", false),
             None,
             "rules see folded text only"
         );
-        assert_eq!(rules.first_match("头疼怎么办理报销"), None);
-        assert_eq!(rules.first_match("头疼怎么办理"), None);
-        assert_eq!(rules.first_match("医生说头疼怎么办"), None);
+        assert_eq!(rules.first_match("头疼怎么办理报销", false), None);
+        assert_eq!(rules.first_match("头疼怎么办理", false), None);
+        assert_eq!(rules.first_match("医生说头疼怎么办", false), None);
     }
 }
