@@ -4,10 +4,10 @@
 //! ```text
 //! cargo run --release -p govassist-kb --example embed -- [--model FILE] [--passage] TEXT
 //! cargo run --release -p govassist-kb --example embed -- [--model FILE] --bench [--batch-tokens N]
-//! cargo run --release -p govassist-kb --example embed -- [--model FILE] --lines < questions.txt
+//! cargo run --release -p govassist-kb --example embed -- [--model FILE] [--passage] --lines < questions.txt
 //! ```
 //!
-//! `--lines` embeds each line of standard input as a query and prints its vector as a JSON array,
+//! `--lines` embeds each line of standard input as a query (with `--passage`, as a passage) and prints its vector as a JSON array,
 //! one per line: the input for trying classifiers over the embeddings (e.g. the scope examples).
 //!
 //! The model defaults to `$GOVASSIST_EMBED_MODEL`, else
@@ -57,7 +57,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if lines {
         for line in std::io::stdin().lines() {
-            let vector = embedder.embed_query(line?.trim())?;
+            let line = line?;
+            let vector = if is_query {
+                embedder.embed_query(line.trim())?
+            } else {
+                embedder.embed_passages(&[line.trim()])?.remove(0)
+            };
             let numbers: Vec<String> = vector.iter().map(|x| format!("{x:.5}")).collect();
             println!("[{}]", numbers.join(","));
         }

@@ -180,41 +180,59 @@ impl ScopeRules {
     }
 
     /// Classifies a question: the rules in file order, then other places against `area`, over
-    /// the whole message; then the strong rules over each of its requests alone (see [`requests`]).
+    /// the whole message; then each of its requests alone (see [`requests`]) by the strong rules,
+    /// and every request after the first by places too.
     ///
     /// A message is judged whole first because context in one sentence rightly clears another
-    /// (`我是职业病患者。鉴定要交什么`, `I was bitten in Thailand. Now I'm back in Taipei…`). But a
-    /// request does not become a service question because another sentence of the message is one:
-    /// `工伤医疗费报销的材料我都准备好了。顺便问下，布洛芬一天最多能吃几粒` asks for dosage advice, and
-    /// the service words of its first sentence (报销, 材料) would otherwise exempt it from the medical
-    /// rules. Weak rules and places are not applied to a request alone: a chit-chat opening
-    /// (`你喜欢帮人办事吗？`) or a place named in the sentence before (`My company is in Nanjing; can we
-    /// open a branch in Guangzhou?`) belongs to the message's one service question.
+    /// (`我是职业病患者。鉴定要交什么`). But a request does not become a service question because
+    /// another sentence of the message is one: `工伤医疗费报销的材料我都准备好了。顺便问下，布洛芬一天
+    /// 最多能吃几粒` asks for dosage advice, and the service words of its first sentence (报销, 材料)
+    /// would otherwise exempt it from the medical rules; `谢谢你讲的广州居住证流程。他在天津办居住证
+    /// 要什么材料` asks about Tianjin although Guangzhou is named before. What is left alone is what
+    /// belongs to the message's one service question: weak rules (a chit-chat opening, `你喜欢帮人
+    /// 办事吗？`) and a place in the first sentence, which sets the scene (`My company is in Nanjing;
+    /// can we open a branch in Guangzhou?`, `I was bitten by a dog in Thailand. Now I'm back in
+    /// Taipei…`).
     pub fn classify(&self, text: &str, area: &ServiceArea) -> Scope {
         let folded = terms::fold_question(text);
         if let Some(reason) = self.rules.first_match(&folded, false) {
             return Scope::OutOfScope(reason);
         }
-        let places = area.mentions(&folded);
-        // A transfer involves this side, unless it names two other places and none of ours
-        // (重庆的公积金转到西安).
-        let transfer_here = places.transfer && places.other.len() < 2;
-        if !places.other.is_empty() && !places.area && !places.local && !transfer_here {
+        if elsewhere(area, &folded) {
             return Scope::OutOfScope(Reason::OtherCity);
         }
         let parts = requests(text);
         if parts.len() < 2 {
             return Scope::InScope;
         }
-        parts
-            .into_iter()
-            .find_map(|part| self.rules.first_match(&terms::fold_question(part), true))
-            .map_or(Scope::InScope, Scope::OutOfScope)
+        for (index, part) in parts.into_iter().enumerate() {
+            let folded = terms::fold_question(part);
+            if let Some(reason) = self.rules.first_match(&folded, true) {
+                return Scope::OutOfScope(reason);
+            }
+            if index > 0 && elsewhere(area, &folded) {
+                return Scope::OutOfScope(Reason::OtherCity);
+            }
+        }
+        Scope::InScope
     }
 }
 
-/// Words that start another request within one message (`另外`, `顺便问下`, `by the way`).
-const REQUEST_BREAKS: [&str; 8] = ["另外", "顺便", "順便", "还有", "還有", "by the way", "btw", "also,"];
+/// Whether the folded text asks about another place's service: it names another place (not a
+/// street, not where someone comes from), and neither a place of the area, nor "here", nor a
+/// move between places.
+fn elsewhere(area: &ServiceArea, folded: &str) -> bool {
+    let places = area.mentions(folded);
+    // A transfer involves this side, unless it names two other places and none of ours
+    // (重庆的公积金转到西安).
+    let transfer_here = places.transfer && places.other.len() < 2;
+    !places.other.is_empty() && !places.area && !places.local && !transfer_here
+}
+
+/// Words that start another request within one message (`另外`, `顺便问下`, `对了`, `by the way`).
+/// Matched on lowercase text, before folding, so Traditional forms are listed too.
+const REQUEST_BREAKS: [&str; 11] =
+    ["另外", "顺便", "順便", "还有", "還有", "对了", "對了", "话说", "話說", "by the way", "btw"];
 
 /// The requests of a message: its sentences (split at `。！？；` and their ASCII forms, at a
 /// line break, and at `. ` after a lowercase word or a number), each also split before a word that starts
@@ -307,6 +325,8 @@ mod tests {
         let area = ServiceArea::default();
         let compound = "工伤医疗费报销的材料我都准备好了。顺便问下，布洛芬一天最多能吃几粒？";
         assert_eq!(classify(compound, &area), Scope::OutOfScope(Reason::Medical));
+        let elsewhere = "谢谢你讲的广州居住证流程。对了，我表弟在天津，他在天津办居住证要什么材料？";
+        assert_eq!(classify(elsewhere, &area), Scope::OutOfScope(Reason::OtherCity));
         // Context in one sentence still clears the next when the whole message is a service question.
         assert_eq!(classify("我是北京户口。在广州能办居住证吗？", &area), Scope::InScope);
         assert_eq!(classify("My company is in Nanjing; can we open a branch in Guangzhou?", &area), Scope::InScope);
