@@ -102,7 +102,7 @@ fn dialogs_from_files() {
     for file in dialog_files() {
         let dialogs: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        for (d, dialog) in dialogs.as_array().expect("a list of dialogs").iter().enumerate() {
+        for dialog in dialogs.as_array().expect("a list of dialogs") {
             let name = dialog["name"].as_str().unwrap_or("unnamed");
             let mut session = None;
             for (t, turn) in dialog["turns"].as_array().expect("turns").iter().enumerate() {

@@ -17,6 +17,15 @@ use crate::config::ChatConfig;
 use crate::lang::Lang;
 use crate::sessions::Session;
 
+/// A request to decline, and what of the message is still to be answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decline {
+    pub reason: DeclineReason,
+    /// The message's other requests, in scope (see `govassist_safety::scope::Judgement::rest`);
+    /// `None` when the whole message is declined.
+    pub rest: Option<String>,
+}
+
 pub struct Guard {
     sensitive: SensitiveWords,
     area: ServiceArea,
@@ -62,18 +71,21 @@ impl Guard {
     /// Why the request is outside what a government service assistant does, if it is: the
     /// rules first (precise, and they name the reason), then, for what they let through, the
     /// nearest labelled examples (when embedded), by `query`, the message's embedding.
-    pub fn out_of_scope(&self, text: &str, query: Option<&[f32]>) -> Option<DeclineReason> {
-        if let Scope::OutOfScope(reason) = scope::classify(text, &self.area) {
-            return Some(match reason {
+    pub fn out_of_scope(&self, text: &str, query: Option<&[f32]>) -> Option<Decline> {
+        let judgement = scope::judge(text, &self.area);
+        if let Scope::OutOfScope(reason) = judgement.scope {
+            let reason = match reason {
                 Reason::Medical => DeclineReason::Medical,
                 Reason::Investment => DeclineReason::Investment,
                 Reason::OthersData => DeclineReason::OthersData,
                 Reason::Gossip => DeclineReason::Gossip,
                 Reason::OtherCity => DeclineReason::OtherCity,
                 Reason::PromptInjection => DeclineReason::PromptInjection,
-            });
+            };
+            return Some(Decline { reason, rest: judgement.rest });
         }
-        self.neighbours.get()?.classify(query?, self.scope_margin)
+        let reason = self.neighbours.get()?.classify(query?, self.scope_margin)?;
+        Some(Decline { reason, rest: None })
     }
 
     /// Embeds the scope examples with the knowledge base's model, so that

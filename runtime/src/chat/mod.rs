@@ -326,14 +326,35 @@ async fn run(state: Arc<AppState>, request: ChatRequest, tx: &mpsc::Sender<ChatE
     let declined = tokio::task::spawn_blocking(move || guard.out_of_scope(&text, vector.as_deref().map(Vec::as_slice)))
         .await
         .map_err(|e| ("internal", e.to_string()))?;
-    if let Some(reason) = declined {
-        return decline(cx, reason).await;
-    }
+    let query = match declined {
+        None => query,
+        Some(guard::Decline { reason, rest: None }) => return decline(cx, reason).await,
+        // Decline the one request, answer the others (`…需要什么材料？另外哪只股票能买？`).
+        Some(guard::Decline { reason, rest: Some(rest) }) => {
+            state_metrics_decline(&cx);
+            cx.say(&replies::decline_part(reason, lang)).await;
+            cx.masked = rest;
+            let mut done = match answer_rest(&mut cx).await? {
+                Some(done) => done,
+                None => answer_from_knowledge_base(&mut cx, &request.message).await?,
+            };
+            done.declined = true;
+            done.decline_reason = Some(reason.code());
+            return cx.finish(done).await;
+        }
+    };
     if let Some(done) = dialog::start_if_routed(&mut cx, query).await? {
         return cx.finish(done).await;
     }
     let done = answer_from_knowledge_base(&mut cx, &request.message).await?;
     cx.finish(done).await
+}
+
+/// The skill route for what is left of a partly declined message (embedded anew: the message's
+/// embedding carried the declined request too); `None` when no skill takes it.
+async fn answer_rest(cx: &mut TurnCx<'_>) -> Result<Option<DoneInfo>, TurnError> {
+    let query = embed_message(cx.state, &cx.masked).await;
+    dialog::start_if_routed(cx, query).await
 }
 
 /// The message's query embedding, `None` without an embedding model (or if it fails: the

@@ -86,6 +86,20 @@ pub fn decline(reason: DeclineReason, lang: Lang) -> String {
     pick(lang, hans, hant, en).to_owned()
 }
 
+/// One request of the message is declined and the rest answered: the decline's first sentence,
+/// then a line that says the answer that follows is about the rest.
+pub fn decline_part(reason: DeclineReason, lang: Lang) -> String {
+    let text = decline(reason, lang);
+    let first = match lang {
+        Lang::English => text.split_inclusive(". ").next(),
+        _ => text.split_inclusive('。').next(),
+    };
+    let first = first.unwrap_or(&text).trim_end();
+    let rest = pick(lang, "以下回答您的其他问题：", "以下回答您的其他問題：", "As for the rest of your question:");
+    let space = if lang == Lang::English { " " } else { "" };
+    format!("{first}{space}{rest}\n\n")
+}
+
 /// Retrieval found nothing: say so, name a phone, offer a person.
 pub fn no_evidence(lang: Lang, phone: Option<&str>, handoff_id: Option<i64>) -> String {
     let phone = phone.unwrap_or("12345");
@@ -203,6 +217,20 @@ pub fn is_cancel(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partial_decline_is_the_first_sentence_then_a_lead_in() {
+        for reason in DeclineReason::ALL {
+            for lang in [Lang::Simplified, Lang::Traditional, Lang::English] {
+                let (part, full) = (decline_part(reason, lang), decline(reason, lang));
+                let end = if lang == Lang::English { ". " } else { "。" };
+                let first = &full[..full.find(end).unwrap() + end.trim_end().len()];
+                assert!(part.starts_with(first), "{part}");
+                assert!(!part.contains(full[first.len()..].trim()), "only the first sentence: {part}");
+                assert!(part.trim_end().ends_with(['：', ':']) && part.ends_with("\n\n"), "{part}");
+            }
+        }
+    }
 
     #[test]
     fn cancel_words_only_when_alone() {
