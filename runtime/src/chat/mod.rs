@@ -333,11 +333,13 @@ async fn run(state: Arc<AppState>, request: ChatRequest, tx: &mpsc::Sender<ChatE
         Some(guard::Decline { reason, rest: Some(rest) }) => {
             state_metrics_decline(&cx);
             cx.say(&replies::decline_part(reason, lang)).await;
-            cx.masked = rest;
+            // Answered as if only the rest had been asked; the history keeps the whole message.
+            let whole = std::mem::replace(&mut cx.masked, rest);
             let mut done = match answer_rest(&mut cx).await? {
                 Some(done) => done,
                 None => answer_from_knowledge_base(&mut cx, &request.message).await?,
             };
+            cx.masked = whole;
             done.declined = true;
             done.decline_reason = Some(reason.code());
             return cx.finish(done).await;
