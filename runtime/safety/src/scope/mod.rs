@@ -202,11 +202,8 @@ impl ScopeRules {
     pub fn judge(&self, text: &str, area: &ServiceArea) -> Judgement {
         let whole = |reason| Judgement { scope: Scope::OutOfScope(reason), rest: None };
         let folded = terms::fold_question(text);
-        if let Some(reason) = self.rules.first_match(&folded, false) {
+        if let Some(reason) = self.whole_message(&folded, area) {
             return whole(reason);
-        }
-        if elsewhere(area, &folded) {
-            return whole(Reason::OtherCity);
         }
         let parts = requests(text);
         if parts.len() < 2 {
@@ -232,11 +229,21 @@ impl ScopeRules {
         };
         // An attempt to override the instructions taints the whole message; and what is left
         // must ask something (`职业病鉴定的材料交上去了` only sets the scene) and pass as a whole.
+        // Each kept request passed alone; the whole-message judgement of the rest is what is
+        // left to check (its requests are not split again).
         let rest = kept.join("。");
+        let folded_rest = terms::fold_question(&rest);
         let answerable = reason != Reason::PromptInjection
-            && asks_something(&terms::fold_question(&rest))
-            && self.classify(&rest, area) == Scope::InScope;
+            && asks_something(&folded_rest)
+            && self.whole_message(&folded_rest, area).is_none();
         Judgement { scope: Scope::OutOfScope(reason), rest: answerable.then_some(rest) }
+    }
+}
+
+impl ScopeRules {
+    /// The judgement of a folded message as one: every rule, then other places.
+    fn whole_message(&self, folded: &str, area: &ServiceArea) -> Option<Reason> {
+        self.rules.first_match(folded, false).or_else(|| elsewhere(area, folded).then_some(Reason::OtherCity))
     }
 }
 
@@ -258,7 +265,19 @@ const QUESTION_WORDS: [&str; 30] = [
 ];
 
 fn asks_something(folded: &str) -> bool {
-    QUESTION_WORDS.iter().any(|word| folded.contains(word))
+    QUESTION_WORDS.iter().any(|word| contains_word(folded, word))
+}
+
+/// Whether `text` contains `word`; a Latin word must stand alone (`who` is not in `whole`).
+fn contains_word(text: &str, word: &str) -> bool {
+    if !word.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return text.contains(word);
+    }
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        !before.is_some_and(|c| c.is_alphanumeric()) && !after.is_some_and(|c| c.is_alphanumeric())
+    })
 }
 
 /// Whether the folded text asks about another place's service: it names another place (not a
@@ -274,8 +293,13 @@ fn elsewhere(area: &ServiceArea, folded: &str) -> bool {
 
 /// Words that start another request within one message (`另外`, `顺便问下`, `对了`, `by the way`).
 /// Matched on lowercase text, before folding, so Traditional forms are listed too.
-const REQUEST_BREAKS: [&str; 11] =
-    ["另外", "顺便", "順便", "还有", "還有", "对了", "對了", "话说", "話說", "by the way", "btw"];
+const REQUEST_BREAKS: [&str; 15] = [
+    "另外", "顺便", "順便", "还有", "還有", "对了", "對了", "话说", "話說", "再问", "再問", "还想问", "還想問", "by the way",
+    "btw",
+];
+
+/// Openings of a request break that ask on instead (`还有没有名额`, `还有吗`).
+const NOT_BREAKS: [&str; 4] = ["还有没", "還有沒", "还有吗", "還有嗎"];
 
 /// The requests of a message: its sentences (split at `。！？；` and their ASCII forms, at a
 /// line break, and at `. ` after a lowercase word or a number), each also split before a word that starts
@@ -309,7 +333,7 @@ pub fn requests(text: &str) -> Vec<&str> {
             REQUEST_BREAKS
                 .iter()
                 .flat_map(|word| lower.match_indices(word).map(|(at, _)| at))
-                .filter(|&at| at > 0)
+                .filter(|&at| at > 0 && !NOT_BREAKS.iter().any(|not| lower[at..].starts_with(not)))
                 .collect()
         } else {
             Vec::new()
@@ -366,6 +390,19 @@ mod tests {
         assert_eq!(requests("U.S. passport, fee 1.5 yuan"), ["U.S. passport, fee 1.5 yuan"]);
         assert_eq!(requests("Moved in 2020. Now what?"), ["Moved in 2020", "Now what"]);
         assert!(requests("好的").is_empty());
+        // "Ask one more" starts a request; "还有没有" asks on about the same thing.
+        assert_eq!(
+            requests("问完社保的事再问个私人问题：你觉得我该不该分手"),
+            ["问完社保的事", "再问个私人问题：你觉得我该不该分手"]
+        );
+        assert_eq!(requests("这个补贴现在还有没有名额？"), ["这个补贴现在还有没有名额"]);
+    }
+
+    #[test]
+    fn a_latin_question_word_stands_alone() {
+        assert!(asks_something("who can apply"));
+        assert!(!asks_something("the whole family moved"));
+        assert!(asks_something("怎么办"));
     }
 
     #[test]
