@@ -108,6 +108,10 @@ pub struct ChatConfig {
     /// much closer (cosine) than its nearest in-scope one is declined, also when no rule fires;
     /// `nan` turns this second opinion off.
     pub scope_margin: f32,
+    /// English questions are translated into Chinese by the chat model before the knowledge base
+    /// is searched (the guides are Chinese; the translation and the question are searched
+    /// together). Costs one short generation per English question.
+    pub translate_english: bool,
     /// Conversations idle longer than this are deleted at start-up, with what they hold.
     pub session_retention_hours: u64,
 }
@@ -182,6 +186,7 @@ impl Default for ChatConfig {
             sensitive_words_file: None,
             service_area: ["广东", "广州", "深圳", "福田", "龙岗", "南山", "台北"].map(String::from).to_vec(),
             scope_margin: 0.01,
+            translate_english: true,
             session_retention_hours: 24 * 7,
         }
     }

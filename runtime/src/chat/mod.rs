@@ -25,6 +25,7 @@ pub mod grounding;
 pub mod guard;
 pub mod replies;
 pub mod route;
+pub mod translate;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -438,11 +439,38 @@ fn first_listed_source(reply: &str) -> Option<Topic> {
 
 /// The search query for a message: a short follow-up ("那要多久？") is read
 /// together with the service item the conversation is about.
-fn retrieval_query(masked: &str, topic: Option<&Topic>) -> String {
+/// `question` is what to search for the message `masked` (itself, or its translation and itself).
+fn retrieval_query(masked: &str, question: &str, topic: Option<&Topic>) -> String {
     let short = masked.chars().filter(|c| c.is_alphanumeric()).count() <= 8;
     match topic {
-        Some(topic) if short => format!("{} {}", topic.title, masked),
-        _ => masked.to_owned(),
+        Some(topic) if short => format!("{} {}", topic.title, question),
+        _ => question.to_owned(),
+    }
+}
+
+/// What to search for an English message: its Chinese translation by the chat model, then the
+/// message ([`translate`]). Any failure searches the message alone; the answer goes on.
+async fn translated_for_search(engine: Arc<govassist_llm::Engine>, masked: &str) -> String {
+    let prompt = translate::prompt(masked);
+    let generation = tokio::task::spawn_blocking(move || {
+        let mut output = String::new();
+        engine
+            .generate(&prompt, &translate::params(), &mut |piece: &str| {
+                output.push_str(piece);
+                true
+            })
+            .map(|_| output)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|result| result);
+    match generation {
+        Ok(output) => translate::search_query(&output, masked),
+        Err(error) => {
+            tracing::warn!(%error, "cannot translate the question; searching it as written");
+            masked.to_owned()
+        }
     }
 }
 
@@ -451,7 +479,13 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     let lang = cx.lang;
     let session_id = cx.session.id.clone();
     let kb = state.kb.clone();
-    let query = retrieval_query(&cx.masked, cx.session.topic.as_ref());
+    let question = match &state.engine {
+        Some(engine) if lang == Lang::English && state.config.chat.translate_english => {
+            translated_for_search(engine.clone(), &cx.masked).await
+        }
+        _ => cx.masked.clone(),
+    };
+    let query = retrieval_query(&cx.masked, &question, cx.session.topic.as_ref());
     // A few more than the prompt carries: the quote under the answer may come from them.
     let prompt_passages = state.config.kb.chat_passages.max(1);
     let k = prompt_passages.max(QUOTE_POOL);
@@ -608,9 +642,12 @@ mod tests {
     #[test]
     fn follow_ups_are_searched_with_the_topic() {
         let topic = Topic { id: "1".into(), title: "护照签发".into() };
-        assert_eq!(retrieval_query("那要多久？", Some(&topic)), "护照签发 那要多久？");
-        assert_eq!(retrieval_query("办理营业执照需要带哪些申请材料", Some(&topic)), "办理营业执照需要带哪些申请材料");
-        assert_eq!(retrieval_query("要多久", None), "要多久");
+        assert_eq!(retrieval_query("那要多久？", "那要多久？", Some(&topic)), "护照签发 那要多久？");
+        let long = "办理营业执照需要带哪些申请材料";
+        assert_eq!(retrieval_query(long, long, Some(&topic)), long);
+        assert_eq!(retrieval_query("要多久", "要多久", None), "要多久");
+        // A translated follow-up keeps the topic; the length is the message's own.
+        assert_eq!(retrieval_query("How long?", "要多久 How long?", Some(&topic)), "护照签发 要多久 How long?");
     }
 
     #[test]

@@ -1,0 +1,74 @@
+//! English questions, translated into Chinese for retrieval.
+//!
+//! The guides are Chinese. BM25 cannot match across languages, the knowledge base's glossary
+//! knows only the terms it lists, and e5-small maps English near Chinese loosely. The chat model
+//! translates well enough for search ("I want to scrap my old two-stroke motorbike" → 报废…摩托车),
+//! so an English question is searched as its translation followed by the question itself: the
+//! glossary still expands the English words, and a poor translation cannot remove what the
+//! question already matched. The answer is still written from the user's own words.
+
+use govassist_llm::{ChatMessage, GenerationParams, Role};
+
+use super::grounding::SYSTEM_PROMPT;
+
+/// Longest translation, in tokens: a search query, not a document.
+pub const MAX_TOKENS: usize = 64;
+
+/// The prompt: the answer's own system prompt, so that the engine's prefix cache keeps serving
+/// both, and the request in the user turn.
+pub fn prompt(question: &str) -> Vec<ChatMessage> {
+    vec![
+        ChatMessage { role: Role::System, content: SYSTEM_PROMPT.to_owned() },
+        ChatMessage {
+            role: Role::User,
+            content: format!("把下面这句英文翻译成中文，只输出译文，不要回答它：{question}"),
+        },
+    ]
+}
+
+/// Greedy decoding: the same question always searches the same way.
+pub fn params() -> GenerationParams {
+    GenerationParams { max_tokens: MAX_TOKENS, temperature: 0.0, seed: Some(0), ..GenerationParams::default() }
+}
+
+/// The search query for `question` given the model's `output`: the translation's first line, then
+/// the question. Output without a Chinese character (the model answered in English, or said
+/// nothing) is no translation, and the question is searched alone.
+pub fn search_query(output: &str, question: &str) -> String {
+    let translation = output.lines().map(str::trim).find(|line| !line.is_empty()).unwrap_or("");
+    if translation.chars().any(is_han) {
+        format!("{translation} {question}")
+    } else {
+        question.to_owned()
+    }
+}
+
+fn is_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_translation_goes_before_the_question() {
+        let q = "How do I scrap my old motorbike?";
+        assert_eq!(search_query("我怎么报废旧摩托车？\n", q), format!("我怎么报废旧摩托车？ {q}"));
+        assert_eq!(search_query("\n  译文：报废摩托车\n多余的解释", q), format!("译文：报废摩托车 {q}"));
+    }
+
+    #[test]
+    fn output_without_chinese_is_no_translation() {
+        let q = "How do I scrap my old motorbike?";
+        assert_eq!(search_query("You can scrap it at the DMV.", q), q);
+        assert_eq!(search_query("", q), q);
+    }
+
+    #[test]
+    fn the_prompt_shares_the_answers_system_prompt() {
+        let messages = prompt("Where do I pay my parking fine?");
+        assert_eq!(messages[0].content, SYSTEM_PROMPT);
+        assert!(messages[1].content.ends_with("Where do I pay my parking fine?"));
+    }
+}
