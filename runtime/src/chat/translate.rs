@@ -7,6 +7,7 @@
 //! glossary still expands the English words, and a poor translation cannot remove what the
 //! question already matched. The answer is still written from the user's own words.
 
+use govassist_kb::search::MAX_QUERY_CHARS;
 use govassist_llm::{ChatMessage, GenerationParams, Role};
 
 use super::grounding::SYSTEM_PROMPT;
@@ -33,10 +34,13 @@ pub fn params() -> GenerationParams {
 
 /// The search query for `question` given the model's `output`: the translation's first line, then
 /// the question. Output without a Chinese character (the model answered in English, or said
-/// nothing) is no translation, and the question is searched alone.
+/// nothing) is no translation, and the question is searched alone; so is a question too long to
+/// search with its translation (the knowledge base refuses queries over
+/// [`MAX_QUERY_CHARS`] characters, and the user's message may be that long already).
 pub fn search_query(output: &str, question: &str) -> String {
     let translation = output.lines().map(str::trim).find(|line| !line.is_empty()).unwrap_or("");
-    if translation.chars().any(is_han) {
+    let fits = translation.chars().count() + 1 + question.chars().count() <= MAX_QUERY_CHARS;
+    if fits && translation.chars().any(is_han) {
         format!("{translation} {question}")
     } else {
         question.to_owned()
@@ -63,6 +67,14 @@ mod tests {
         let q = "How do I scrap my old motorbike?";
         assert_eq!(search_query("You can scrap it at the DMV.", q), q);
         assert_eq!(search_query("", q), q);
+    }
+
+    #[test]
+    fn a_question_at_the_length_limit_is_searched_alone() {
+        let long = "a".repeat(MAX_QUERY_CHARS - 3);
+        assert_eq!(search_query("报废摩托车", &long), long);
+        let fits = "a".repeat(MAX_QUERY_CHARS - 6);
+        assert_eq!(search_query("报废摩托车", &fits), format!("报废摩托车 {fits}"));
     }
 
     #[test]

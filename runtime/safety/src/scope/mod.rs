@@ -238,9 +238,7 @@ impl ScopeRules {
             && self.whole_message(&folded_rest, area).is_none();
         Judgement { scope: Scope::OutOfScope(reason), rest: answerable.then_some(rest) }
     }
-}
 
-impl ScopeRules {
     /// The judgement of a folded message as one: every rule, then other places.
     fn whole_message(&self, folded: &str, area: &ServiceArea) -> Option<Reason> {
         self.rules.first_match(folded, false).or_else(|| elsewhere(area, folded).then_some(Reason::OtherCity))
