@@ -474,25 +474,35 @@ async fn translated_for_search(engine: Arc<govassist_llm::Engine>, masked: &str)
     }
 }
 
+async fn search_knowledge_base(state: &Arc<AppState>, query: String, k: usize) -> Result<Vec<Hit>, TurnError> {
+    let kb = state.kb.clone();
+    tokio::task::spawn_blocking(move || kb.search(&query, k))
+        .await
+        .map_err(|e| ("internal", e.to_string()))?
+        .map_err(|e| (e.code(), e.to_string()))
+}
+
 async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Result<DoneInfo, TurnError> {
     let state = cx.state.clone();
     let lang = cx.lang;
     let session_id = cx.session.id.clone();
-    let kb = state.kb.clone();
-    let question = match &state.engine {
-        Some(engine) if lang == Lang::English && state.config.chat.translate_english => {
-            translated_for_search(engine.clone(), &cx.masked).await
-        }
-        _ => cx.masked.clone(),
-    };
-    let query = retrieval_query(&cx.masked, &question, cx.session.topic.as_ref());
     // A few more than the prompt carries: the quote under the answer may come from them.
     let prompt_passages = state.config.kb.chat_passages.max(1);
     let k = prompt_passages.max(QUOTE_POOL);
-    let hits = tokio::task::spawn_blocking(move || kb.search(&query, k))
-        .await
-        .map_err(|e| ("internal", e.to_string()))?
-        .map_err(|e| (e.code(), e.to_string()))?;
+    let topic = cx.session.topic.clone();
+    let mut hits = search_knowledge_base(&state, retrieval_query(&cx.masked, &cx.masked, topic.as_ref()), k).await?;
+
+    // Whether there is evidence at all is decided on the user's own words: a translation of
+    // gibberish may well contain real words. With evidence, an English question is searched
+    // again with its translation, which ranks the Chinese guides far better.
+    if let Some(engine) = state.engine.clone().filter(|_| {
+        !hits.is_empty() && lang == Lang::English && state.config.chat.translate_english
+    }) {
+        let question = translated_for_search(engine, &cx.masked).await;
+        if question != cx.masked {
+            hits = search_knowledge_base(&state, retrieval_query(&cx.masked, &question, topic.as_ref()), k).await?;
+        }
+    }
 
     // No evidence, no generation: a model asked without sources invents them.
     if hits.is_empty() {
