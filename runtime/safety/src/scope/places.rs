@@ -41,6 +41,7 @@ struct Context {
     origin_after: Vec<Term>,
     local: Vec<Term>,
     transfer: Vec<Term>,
+    left_before: Vec<Term>,
 }
 
 /// The places a deployment serves, and every other place it should recognise.
@@ -156,7 +157,10 @@ impl ServiceArea {
                 continue;
             }
             if *in_area {
-                mentions.area = true;
+                // 从广州搬到成都: the area is where the person left, not where the service is.
+                if !self.context.left_before.iter().any(|t| t.ends(before)) {
+                    mentions.area = true;
+                }
                 continue;
             }
             let origin = self.context.origin_before.iter().any(|t| t.ends(before))
@@ -204,6 +208,7 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "origin_after" => &mut context.origin_after,
                 "local" => &mut context.local,
                 "transfer" => &mut context.transfer,
+                "left_before" => &mut context.left_before,
                 _ => return Err(error("unknown directive")),
             };
             target.extend(parse_list(list));
@@ -245,6 +250,10 @@ mod tests {
         assert!(m.area && m.other.is_empty());
         let m = hangzhou.mentions(&fold("广州的公积金"));
         assert_eq!(m.other, ["广州"]);
+        // Where the person left is not where the service is.
+        let m = area.mentions(&fold("我从广州搬到成都了，居住证怎么办"));
+        assert!(!m.area && m.other == ["成都"]);
+        assert!(area.mentions(&fold("我从成都搬到广州了，居住证怎么办")).area);
     }
 
     #[test]
