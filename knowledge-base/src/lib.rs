@@ -413,6 +413,33 @@ impl KnowledgeBase {
         self.query_vector(text)
     }
 
+    /// The query vectors of many fixed texts (labelled example requests, say), kept in the vector
+    /// cache so that the next start reads them instead of embedding them again. Their cache key is
+    /// the text with its `query: ` prefix, the text the model reads, so they never collide with
+    /// passages'. `None` without a model.
+    pub fn embed_queries_cached(&self, texts: &[&str]) -> Result<Option<Vec<Vec<f32>>>, KbError> {
+        let Some(embedder) = &self.embedder else { return Ok(None) };
+        let keys: Vec<String> = texts.iter().map(|t| format!("{}{t}", embed::QUERY_PREFIX)).collect();
+        let cache = self.vector_cache.as_ref();
+        let mut vectors: Vec<Option<Vec<f32>>> = keys.iter().map(|k| cache.and_then(|c| c.get(k))).collect();
+        let todo: Vec<usize> = (0..texts.len()).filter(|&i| vectors[i].is_none()).collect();
+        for batch in todo.chunks(EMBED_BATCH) {
+            let batch_texts: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
+            let batch_vectors = embedder.embed_queries(&batch_texts)?;
+            if let Some(cache) = cache {
+                let items: Vec<(&str, &[f32])> =
+                    batch.iter().map(|&i| keys[i].as_str()).zip(batch_vectors.iter().map(Vec::as_slice)).collect();
+                if let Err(error) = cache.insert_many(&items) {
+                    tracing::warn!(%error, "cannot add to the vector cache; continuing without");
+                }
+            }
+            for (&i, vector) in batch.iter().zip(batch_vectors) {
+                vectors[i] = Some(vector);
+            }
+        }
+        Ok(Some(vectors.into_iter().map(|v| v.unwrap_or_default()).collect()))
+    }
+
     fn query_vector(&self, query: &str) -> Result<Option<Vec<f32>>, KbError> {
         match &self.embedder {
             Some(embedder) => Ok(Some(embedder.embed_query(query)?)),

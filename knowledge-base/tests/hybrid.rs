@@ -251,3 +251,29 @@ fn names_are_embedded_into_the_cache_with_their_entries() {
         assert!(cache.get(name).is_some(), "{name} has its vector in the cache");
     }
 }
+
+#[test]
+fn example_queries_are_embedded_once_and_kept_apart_from_passages() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = hybrid(dir.path());
+    let texts = ["孩子发烧了吃什么药", "营业执照怎么办理"];
+    let vectors = kb.embed_queries_cached(&texts).unwrap().expect("a model is loaded");
+    // Batched, yet each the same as the query embedded alone.
+    for (text, vector) in texts.iter().zip(&vectors) {
+        let alone = kb.embed_query(text).unwrap().unwrap();
+        let cosine: f32 = alone.iter().zip(vector).map(|(a, b)| a * b).sum();
+        assert!(cosine > 0.9999, "{text}: {cosine}");
+    }
+    // Kept under the text the model read (`query: …`), never under the bare text, which is a
+    // passage's key; and read back by the next start.
+    let cache = govassist_kb::vector_cache::VectorCache::open(
+        &dir.path().join("vectors.bin"),
+        common::embedder().dim(),
+        common::embedder().model_id(),
+    )
+    .unwrap();
+    assert_eq!(cache.get("query: 营业执照怎么办理").as_ref(), Some(&vectors[1]));
+    assert!(cache.get("营业执照怎么办理").is_none());
+    drop(kb);
+    assert_eq!(hybrid(dir.path()).embed_queries_cached(&texts).unwrap().unwrap(), vectors);
+}

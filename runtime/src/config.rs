@@ -104,9 +104,9 @@ pub struct ChatConfig {
     /// Places this assistant serves: a question about a service of another city or province
     /// that names none of these is declined politely.
     pub service_area: Vec<String>,
-    /// A message whose nearest labelled out-of-scope example (`runtime/data/scope_out.tsv`) is this
-    /// much closer (cosine) than its nearest in-scope one is declined, also when no rule fires;
-    /// `nan` turns this second opinion off.
+    /// A message whose three nearest labelled out-of-scope examples (`runtime/data/scope_out.tsv`)
+    /// are this much closer (mean cosine) than its three nearest in-scope ones is declined, also
+    /// when no rule fires; `nan` turns this second opinion off.
     pub scope_margin: f32,
     /// English questions are translated into Chinese by the chat model before the knowledge base
     /// is searched (the guides are Chinese; the translation and the question are searched
@@ -185,7 +185,7 @@ impl Default for ChatConfig {
             skill_lexical_threshold: 0.5,
             sensitive_words_file: None,
             service_area: ["广东", "广州", "深圳", "福田", "龙岗", "南山", "台北"].map(String::from).to_vec(),
-            scope_margin: 0.01,
+            scope_margin: 0.0,
             translate_english: true,
             session_retention_hours: 24 * 7,
         }

@@ -324,7 +324,17 @@ impl Embedder {
     /// in batches of about [`EmbedderOptions::batch_tokens`] padded positions, so little compute
     /// is spent on padding; each vector is the same as embedding its passage alone.
     pub fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut sequences: Vec<Vec<u32>> = texts.iter().map(|t| self.tokenize(t, false)).collect();
+        self.embed_many(texts, false)
+    }
+
+    /// The vectors of many queries, batched like [`Embedder::embed_passages`]; each is the same as
+    /// [`Embedder::embed_query`]'s.
+    pub fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed_many(texts, true)
+    }
+
+    fn embed_many(&self, texts: &[&str], is_query: bool) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut sequences: Vec<Vec<u32>> = texts.iter().map(|t| self.tokenize(t, is_query)).collect();
         let mut order: Vec<usize> = (0..sequences.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(sequences[i].len()));
 

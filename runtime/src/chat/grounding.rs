@@ -93,11 +93,42 @@ pub fn focus(passage: &str, question: &str, max_chars: usize) -> String {
     }
 }
 
-/// The sentence of the given passages that bears most on the question, with
-/// its passage's number: shown verbatim under the answer, so that the reader
-/// sees the source's own words (and figures) next to the model's summary.
-/// `None` when no sentence shares at least three character pairs with the question.
-pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option<(usize, String)> {
+/// What a question asks of a service item, by cue words (matched folded: lower case,
+/// Simplified), and the labels of the passage lines that answer it ([`ServiceItemFields::render`]
+/// writes one `label：value` line per field).
+///
+/// [`ServiceItemFields::render`]: govassist_kb::ServiceItemFields::render
+const ASKED_FIELDS: [(&[&str], &[&str]); 6] = [
+    (
+        &["多久", "多长时间", "几天", "多少天", "几个工作日", "时限", "期限", "多快", "how long", "how many days", "how soon"],
+        &["承诺办结时限", "法定办结时限"],
+    ),
+    (
+        &[
+            "材料", "带什么", "带啥", "准备什么", "准备啥", "准备哪些", "交什么", "交啥", "交哪些", "提交什么", "哪些文件", "什么文件",
+            "什么证件", "要带", "document", "paperwork", "papers", "materials",
+        ],
+        &["申请材料"],
+    ),
+    (&["在哪", "哪里办", "去哪", "地址", "地点", "哪个窗口", "where"], &["办理地点"]),
+    (&["电话", "热线", "联系", "phone", "call", "contact"], &["咨询电话"]),
+    (&["条件", "资格", "符合", "eligib", "qualify", "requirement"], &["受理条件"]),
+    (&["网上", "线上", "在线", "online", "网站", "website"], &["办理平台", "网上预约"]),
+];
+
+/// Most field lines quoted for one question (`要带什么，多久能办好？` asks two things).
+const MAX_QUOTED_FIELDS: usize = 2;
+
+/// The source's own words to show under the answer, with the number of the passage they come
+/// from, so that the reader sees the guide's wording (and figures) next to the model's summary.
+///
+/// The passage is the one holding the sentence that shares most character pairs with the question
+/// (at least three; the best-ranked passage wins ties). When the question asks for fields of a
+/// service item (how long, which materials, where, whom to call, conditions, online), the quote is
+/// that passage's lines for those fields, since the sentence sharing most words with a question is
+/// often the item's name, which answers nothing. Otherwise it is that sentence. `None` when no
+/// sentence shares enough and no passage has an asked field.
+pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option<(usize, Vec<String>)> {
     let wanted = char_pairs(question);
     let mut best: Option<(usize, usize, &str)> = None;
     for (i, passage) in passages.iter().enumerate() {
@@ -109,13 +140,40 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
             }
         }
     }
-    best.map(|(_, n, sentence)| {
-        let mut quote: String = sentence.chars().take(max_chars).collect();
-        if quote.len() < sentence.len() {
-            quote.push('…');
+    let asked = asked_fields(question);
+    // For each field asked, the first of its lines that the passage has.
+    let field_lines = |passage: &str| -> Vec<String> {
+        let line = |label: &str| {
+            passage.lines().find(|line| line.strip_prefix(label).is_some_and(|rest| rest.starts_with('：')))
+        };
+        let lines = asked.iter().filter_map(|labels| labels.iter().find_map(|label| line(label)));
+        lines.take(MAX_QUOTED_FIELDS).map(|line| clip(line.trim(), max_chars)).collect()
+    };
+    match best {
+        Some((_, n, sentence)) => {
+            let fields = field_lines(passages[n - 1]);
+            Some((n, if fields.is_empty() { vec![clip(sentence, max_chars)] } else { fields }))
         }
-        (n, quote)
-    })
+        None => passages.iter().enumerate().find_map(|(i, passage)| {
+            let fields = field_lines(passage);
+            (!fields.is_empty()).then_some((i + 1, fields))
+        }),
+    }
+}
+
+/// The fields the question asks for (each as its labels, in [`ASKED_FIELDS`] order).
+fn asked_fields(question: &str) -> Vec<&'static [&'static str]> {
+    let folded = govassist_kb::text::fold(question);
+    ASKED_FIELDS.iter().filter(|(cues, _)| cues.iter().any(|cue| folded.contains(cue))).map(|(_, labels)| *labels).collect()
+}
+
+/// At most `max_chars` characters of `text`, with `…` when cut.
+fn clip(text: &str, max_chars: usize) -> String {
+    let mut clipped: String = text.chars().take(max_chars).collect();
+    if clipped.len() < text.len() {
+        clipped.push('…');
+    }
+    clipped
 }
 
 /// The distinct pairs of adjacent letters or digits of `text`, folded and
@@ -385,8 +443,25 @@ mod tests {
         let passages = ["全年受理业务12万件。“智眼”汇聚视频资源44440路。", "其他内容。"];
         let (n, quote) = best_quote("“智眼”一共汇聚了多少路视频资源？", &passages, 80).unwrap();
         assert_eq!(n, 1);
-        assert_eq!(quote, "“智眼”汇聚视频资源44440路。");
+        assert_eq!(quote, ["“智眼”汇聚视频资源44440路。"]);
         assert_eq!(best_quote("完全无关", &passages, 80), None);
+    }
+
+    #[test]
+    fn a_question_for_fields_quotes_their_lines_not_the_items_name() {
+        let item = |name: &str, days: &str| {
+            format!("事项名称：{name}\n实施主体：广东省公安厅\n申请材料：身份证；照片\n承诺办结时限：{days}\n咨询电话：020-83118880")
+        };
+        let (tour, visit) = (item("团队游签注进度查询", "7(工作日)"), item("探亲签注进度查询", "5(工作日)"));
+        let passages = [visit.as_str(), tour.as_str()];
+        // The passage is still the one whose wording is closest (the name), the lines the asked ones.
+        let (n, quote) = best_quote("团队游签注进度查询要多久？要带什么？", &passages, 80).unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(quote, ["承诺办结时限：7(工作日)", "申请材料：身份证；照片"]);
+        // Asked in English, with no Chinese words to match: the best-ranked passage with the field.
+        assert_eq!(best_quote("Which number do I call?", &passages, 80), Some((1, vec!["咨询电话：020-83118880".into()])));
+        // Nothing asked of a field: the closest sentence, as before.
+        assert_eq!(best_quote("团队游签注进度查询", &passages, 80), Some((2, vec!["事项名称：团队游签注进度查询".into()])));
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl Guard {
             .map(|line| line.split('#').next().unwrap_or("").trim().chars().count())
             .max()
             .unwrap_or(0);
-        Ok(Guard { sensitive, area, neighbours: OnceLock::new(), learning: Default::default(), scope_margin: 0.01, longest_word })
+        Ok(Guard { sensitive, area, neighbours: OnceLock::new(), learning: Default::default(), scope_margin: 0.0, longest_word })
     }
 
     pub fn has_sensitive(&self, text: &str) -> bool {
@@ -112,35 +112,58 @@ impl Guard {
     }
 }
 
-/// Labelled example requests, embedded: a message whose nearest out-of-scope
-/// example is closer (by the margin) than its nearest in-scope one is
-/// declined for that example's reason. The rules catch what has a clear
-/// shape; these catch paraphrases the rules' word lists do not know.
+/// Labelled example requests, embedded: a message whose [`NEIGHBOURS`] nearest out-of-scope
+/// examples are closer on average (by the margin) than its nearest in-scope ones is declined for
+/// the reason of the nearest out-of-scope one. The rules catch what has a clear shape; these
+/// catch paraphrases the rules' word lists do not know.
+///
+/// The examples are the hand-written ones and the questions of the earlier evaluation sets, some
+/// 1,400 out of scope and 2,900 in scope (see the comments in the two files). With the rules, on
+/// `eval/chat_decline_11` / `in_scope_11`, written after them: declines 0.792 → 0.958 against the
+/// hand-written examples alone, false declines 0.017 → 0.008. Averaging three neighbours rather than
+/// taking the nearest one keeps a single odd example from deciding (fewer false declines at the
+/// same decline rate on every held-out set tried).
 struct ScopeNeighbours {
     outside: Vec<(DeclineReason, Vec<f32>)>,
     inside: Vec<Vec<f32>>,
 }
 
+/// How many nearest examples of each side are averaged.
+const NEIGHBOURS: usize = 3;
+
 const SCOPE_OUT: &str = include_str!("../../data/scope_out.tsv");
 const SCOPE_IN: &str = include_str!("../../data/scope_in.txt");
 
 impl ScopeNeighbours {
+    /// Embeds the examples (read from the vector cache after the first time); `None` without a model.
     fn build(kb: &KnowledgeBase) -> Option<ScopeNeighbours> {
         let lines = |text: &'static str| text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'));
-        let mut outside = Vec::new();
-        for line in lines(SCOPE_OUT) {
-            let Some((reason, question)) = line.split_once('\t') else { continue };
-            let Some(reason) = DeclineReason::from_code(reason) else { continue };
-            outside.push((reason, kb.embed_query(question).ok()??));
-        }
-        let inside = lines(SCOPE_IN).map(|q| kb.embed_query(q).ok().flatten()).collect::<Option<Vec<_>>>()?;
+        let labelled: Vec<(DeclineReason, &str)> = lines(SCOPE_OUT)
+            .filter_map(|line| {
+                let (reason, question) = line.split_once('\t')?;
+                Some((DeclineReason::from_code(reason)?, question))
+            })
+            .collect();
+        let questions: Vec<&str> = labelled.iter().map(|(_, q)| *q).collect();
+        let outside_vectors = kb.embed_queries_cached(&questions).ok()??;
+        let outside = labelled.iter().map(|(r, _)| *r).zip(outside_vectors).collect();
+        let inside = kb.embed_queries_cached(&lines(SCOPE_IN).collect::<Vec<_>>()).ok()??;
         Some(ScopeNeighbours { outside, inside })
     }
 
     fn classify(&self, query: &[f32], margin: f32) -> Option<DeclineReason> {
         let dot = |v: &[f32]| v.iter().zip(query).map(|(a, b)| a * b).sum::<f32>();
-        let (reason, out) = self.outside.iter().map(|(r, v)| (*r, dot(v))).max_by(|a, b| a.1.total_cmp(&b.1))?;
-        let inside = self.inside.iter().map(|v| dot(v)).fold(f32::MIN, f32::max);
+        let mut outside: Vec<(DeclineReason, f32)> = self.outside.iter().map(|(r, v)| (*r, dot(v))).collect();
+        let mut inside: Vec<f32> = self.inside.iter().map(|v| dot(v)).collect();
+        outside.sort_by(|a, b| b.1.total_cmp(&a.1));
+        inside.sort_by(|a, b| b.total_cmp(a));
+        let (reason, _) = *outside.first()?;
+        let mean = |scores: &mut dyn Iterator<Item = f32>| {
+            let (sum, n) = scores.take(NEIGHBOURS).fold((0.0, 0), |(s, n), x| (s + x, n + 1));
+            if n == 0 { f32::MIN } else { sum / n as f32 }
+        };
+        let out = mean(&mut outside.iter().map(|(_, s)| *s));
+        let inside = mean(&mut inside.into_iter());
         (out >= inside + margin).then_some(reason)
     }
 }
@@ -276,6 +299,33 @@ mod tests {
 
     fn guard(words: &[&str]) -> Arc<Guard> {
         Arc::new(Guard::new(&words.join("\n"), ServiceArea::new(["广东".to_owned()])).unwrap())
+    }
+
+    #[test]
+    fn three_neighbours_decide_not_one_odd_example() {
+        let unit = |angle: f32| vec![angle.cos(), angle.sin()];
+        let neighbours = ScopeNeighbours {
+            // One out-of-scope example right on top of the message, the others far off.
+            outside: vec![
+                (DeclineReason::Medical, unit(0.0)),
+                (DeclineReason::Gossip, unit(1.2)),
+                (DeclineReason::Gossip, unit(1.3)),
+            ],
+            inside: vec![unit(0.1), unit(0.15), unit(0.2)],
+        };
+        assert_eq!(neighbours.classify(&unit(0.0), 0.0), None);
+        // Among close out-of-scope examples, the reason is the nearest one's.
+        let neighbours = ScopeNeighbours {
+            outside: vec![
+                (DeclineReason::Gossip, unit(0.05)),
+                (DeclineReason::Medical, unit(0.0)),
+                (DeclineReason::Gossip, unit(0.1)),
+            ],
+            inside: vec![unit(0.5), unit(0.6), unit(0.7)],
+        };
+        assert_eq!(neighbours.classify(&unit(0.0), 0.0), Some(DeclineReason::Medical));
+        // The margin asks for more than a tie.
+        assert_eq!(neighbours.classify(&unit(0.0), 0.5), None);
     }
 
     #[test]

@@ -585,8 +585,9 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     }
     // The source's own words under the model's: the sentence of any given passage that bears most
     // on the question (the best-ranked passage wins ties), cited with it.
-    if let Some((n, quote)) = grounding::best_quote(&cx.masked, &passages, QUOTE_CHARS) {
-        footer.push_str(&format!("\n\n{}：「{quote}」[{n}]", replies::quote_label(lang)));
+    if let Some((n, quotes)) = grounding::best_quote(&cx.masked, &passages, QUOTE_CHARS) {
+        let quotes: String = quotes.iter().map(|quote| format!("「{quote}」")).collect();
+        footer.push_str(&format!("\n\n{}：{quotes}[{n}]", replies::quote_label(lang)));
         if !cited.contains(&n) {
             cited.push(n);
         }
