@@ -126,8 +126,8 @@ const MAX_QUOTED_FIELDS: usize = 2;
 /// (at least three; the best-ranked passage wins ties). When the question asks for fields of a
 /// service item (how long, which materials, where, whom to call, conditions, online), the quote is
 /// that passage's lines for those fields, since the sentence sharing most words with a question is
-/// often the item's name, which answers nothing. Otherwise it is that sentence. `None` when no
-/// sentence shares enough and no passage has an asked field.
+/// often the item's name, which answers nothing. Otherwise it is that sentence. When no sentence
+/// shares enough, the first passage's asked lines, if any; else `None`.
 pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option<(usize, Vec<String>)> {
     let wanted = char_pairs(question);
     let mut best: Option<(usize, usize, &str)> = None;
@@ -154,10 +154,12 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
             let fields = field_lines(passages[n - 1]);
             Some((n, if fields.is_empty() { vec![clip(sentence, max_chars)] } else { fields }))
         }
-        None => passages.iter().enumerate().find_map(|(i, passage)| {
-            let fields = field_lines(passage);
-            (!fields.is_empty()).then_some((i + 1, fields))
-        }),
+        // Nothing shared (an English question, say): the best-ranked passage, the one the answer
+        // leans on, and no other; quoting a lower one would cite an item the answer is not about.
+        None => {
+            let fields = field_lines(passages.first()?);
+            (!fields.is_empty()).then_some((1, fields))
+        }
     }
 }
 
@@ -458,8 +460,10 @@ mod tests {
         let (n, quote) = best_quote("团队游签注进度查询要多久？要带什么？", &passages, 80).unwrap();
         assert_eq!(n, 2);
         assert_eq!(quote, ["承诺办结时限：7(工作日)", "申请材料：身份证；照片"]);
-        // Asked in English, with no Chinese words to match: the best-ranked passage with the field.
+        // Asked in English, with no Chinese words to match: the best-ranked passage's field, if it has it.
         assert_eq!(best_quote("Which number do I call?", &passages, 80), Some((1, vec!["咨询电话：020-83118880".into()])));
+        let faq_first = ["问：签注怎么办？答：请洽出入境窗口。", tour.as_str()];
+        assert_eq!(best_quote("Which number do I call?", &faq_first, 80), None);
         // Nothing asked of a field: the closest sentence, as before.
         assert_eq!(best_quote("团队游签注进度查询", &passages, 80), Some((2, vec!["事项名称：团队游签注进度查询".into()])));
     }
