@@ -583,8 +583,8 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     if !check.flagged.is_empty() {
         footer.push_str(replies::unverified_note(lang));
     }
-    // The source's own words under the model's: the sentence of any given passage that bears most
-    // on the question (the best-ranked passage wins ties), cited with it.
+    // The source's own words under the model's, cited: the lines of the fields the question asks
+    // for, or else the sentence that bears most on it (see `grounding::best_quote`).
     if let Some((n, quotes)) = grounding::best_quote(&cx.masked, &passages, QUOTE_CHARS) {
         let quotes: String = quotes.iter().map(|quote| format!("「{quote}」")).collect();
         footer.push_str(&format!("\n\n{}：{quotes}[{n}]", replies::quote_label(lang)));
