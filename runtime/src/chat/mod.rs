@@ -439,6 +439,7 @@ fn first_listed_source(reply: &str) -> Option<Topic> {
 
 /// The search query for a message: a short follow-up ("那要多久？") is read
 /// together with the service item the conversation is about.
+///
 /// `question` is what to search for the message `masked` (itself, or its translation and itself).
 fn retrieval_query(masked: &str, question: &str, topic: Option<&Topic>) -> String {
     let short = masked.chars().filter(|c| c.is_alphanumeric()).count() <= 8;
