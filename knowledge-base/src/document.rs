@@ -400,6 +400,12 @@ pub fn staff_document(file_name: &str, text: &str) -> Result<SourceDocument, Rec
 /// Lines of a saved web page before its heading that are page furniture, not content.
 const PAGE_FURNITURE: &[&str] = &["您现在的位置", "当前位置", " > ", "信息来源", "信息提供日期", "来源 :", "来源:", "索引号", "字体"];
 
+/// Whether a line of a staff document is page furniture (a breadcrumb, the source and date line)
+/// rather than the report's words: never a heading, and nothing to quote as an answer.
+pub fn is_page_furniture(line: &str) -> bool {
+    PAGE_FURNITURE.iter().any(|f| line.contains(f))
+}
+
 /// Lines at the top of a staff document searched for its heading.
 const HEADING_SEARCH_LINES: usize = 8;
 
@@ -417,7 +423,7 @@ fn find_heading(text: &str) -> Option<std::ops::Range<usize>> {
             break; // body text has started
         }
         if chars > 0
-            && !PAGE_FURNITURE.iter().any(|f| trimmed.contains(f))
+            && !is_page_furniture(trimmed)
             && best.as_ref().is_none_or(|(longest, _)| chars > *longest)
         {
             best = Some((chars, offset..offset + line.len()));

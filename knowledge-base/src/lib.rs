@@ -108,6 +108,7 @@ pub struct KnowledgeBase {
     import_lock: Mutex<()>,
     /// Vectors of entries' names, for [`title_match`].
     names: title_match::NameVectors,
+    qualifier_words: title_match::QualifierWords,
 }
 
 impl std::fmt::Debug for KnowledgeBase {
@@ -150,6 +151,7 @@ impl KnowledgeBase {
             progress: options.progress,
             import_lock: Mutex::new(()),
             names: title_match::NameVectors::default(),
+            qualifier_words: title_match::QualifierWords::default(),
         };
         tracing::debug!(path = %index_dir.display(), entries = kb.doc_count(), "knowledge base opened");
         if kb.embedder.is_some() {
@@ -356,7 +358,7 @@ impl KnowledgeBase {
             Ok(vector)
         })?;
         if let Some(vector) = &query_vector {
-            title_match::rerank(&mut hits, vector, |name| self.name_vector(name));
+            title_match::rerank(&mut hits, &expanded, vector, &self.qualifier_words, |name| self.name_vector(name));
         }
         hits.truncate(k);
         Ok(hits)

@@ -134,6 +134,9 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
     for (i, passage) in passages.iter().enumerate() {
         for sentence in sentences(passage) {
             let sentence = sentence.trim();
+            if govassist_kb::document::is_page_furniture(sentence) {
+                continue; // "信息来源:某局 信息提供日期:…" shares the agency's name with many questions
+            }
             let score = char_pairs(sentence).iter().filter(|p| wanted.contains(p)).count();
             if score >= 3 && best.is_none_or(|(s, _, _)| score > s) {
                 best = Some((score, i + 1, sentence));
@@ -447,6 +450,10 @@ mod tests {
         assert_eq!(n, 1);
         assert_eq!(quote, ["“智眼”汇聚视频资源44440路。"]);
         assert_eq!(best_quote("完全无关", &passages, 80), None);
+        // The page's source line shares the agency's name with the question, but answers nothing.
+        let passages = ["信息来源:某市政务服务和数据管理局 信息提供日期:2025-10-23\n全年开放公共数据集超3900个。"];
+        let (_, quote) = best_quote("某市政务服务和数据管理局开放了多少公共数据集？", &passages, 80).unwrap();
+        assert_eq!(quote, ["全年开放公共数据集超3900个。"]);
     }
 
     #[test]
