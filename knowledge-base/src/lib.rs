@@ -262,34 +262,41 @@ impl KnowledgeBase {
                 }
             }
         }
-        let mut vectors: Vec<Option<Vec<f32>>> = texts
-            .iter()
-            .map(|t| self.vector_cache.as_ref().and_then(|c| c.get(t)))
-            .collect();
+        let keys: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let (mut vectors, todo) =
+            self.cached_or_embedded(&keys, &keys, |batch| embedder.embed_passages(batch), self.progress.as_ref())?;
+        let embedded = todo.iter().filter(|&&i| i < named).count();
+        vectors.truncate(named);
+        Ok((vectors.into_iter().map(Some).collect(), embedded))
+    }
+
+    /// The vectors of `texts`, looked up in the vector cache under `keys` (one per text), the
+    /// missing ones computed by `embed` in batches and added to the cache; and the indices of
+    /// those computed. Reports progress over the computed ones, when given a `progress`.
+    fn cached_or_embedded(
+        &self,
+        keys: &[&str],
+        texts: &[&str],
+        embed: impl Fn(&[&str]) -> Result<Vec<Vec<f32>>, embed::EmbedError>,
+        progress: Option<&ProgressFn>,
+    ) -> Result<(Vec<Vec<f32>>, Vec<usize>), KbError> {
+        let cache = self.vector_cache.as_ref();
+        let mut vectors: Vec<Option<Vec<f32>>> = keys.iter().map(|k| cache.and_then(|c| c.get(k))).collect();
         let todo: Vec<usize> = (0..texts.len()).filter(|&i| vectors[i].is_none()).collect();
-        if todo.is_empty() {
-            vectors.truncate(named);
-            return Ok((vectors, 0));
+        if !todo.is_empty() {
+            tracing::info!(texts = todo.len(), cached = texts.len() - todo.len(), "embedding texts missing from the vector cache");
         }
-        tracing::info!(
-            texts = todo.len(),
-            cached = texts.len() - todo.len(),
-            "embedding entries and their names"
-        );
         let total = todo.len() as u64;
         let mut done = 0;
-        if let Some(progress) = &self.progress {
+        if let Some(progress) = progress.filter(|_| !todo.is_empty()) {
             progress(0, total);
         }
         for batch in todo.chunks(EMBED_BATCH) {
-            let batch_texts: Vec<&str> = batch.iter().map(|&i| texts[i].as_str()).collect();
-            let batch_vectors = embedder.embed_passages(&batch_texts)?;
-            if let Some(cache) = &self.vector_cache {
-                let items: Vec<(&str, &[f32])> = batch_texts
-                    .iter()
-                    .copied()
-                    .zip(batch_vectors.iter().map(Vec::as_slice))
-                    .collect();
+            let batch_texts: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
+            let batch_vectors = embed(&batch_texts)?;
+            if let Some(cache) = cache {
+                let items: Vec<(&str, &[f32])> =
+                    batch.iter().map(|&i| keys[i]).zip(batch_vectors.iter().map(Vec::as_slice)).collect();
                 if let Err(error) = cache.insert_many(&items) {
                     tracing::warn!(%error, "cannot add to the vector cache; continuing without");
                 }
@@ -298,13 +305,11 @@ impl KnowledgeBase {
                 vectors[i] = Some(vector);
             }
             done += batch.len() as u64;
-            if let Some(progress) = &self.progress {
+            if let Some(progress) = progress {
                 progress(done, total);
             }
         }
-        let embedded = todo.iter().filter(|&&i| i < named).count();
-        vectors.truncate(named);
-        Ok((vectors, embedded))
+        Ok((vectors.into_iter().map(|v| v.unwrap_or_default()).collect(), todo))
     }
 
     /// Embeds the entries that have no vector and rewrites them; see [`KnowledgeBase::open_with`].
@@ -422,24 +427,9 @@ impl KnowledgeBase {
     pub fn embed_queries_cached(&self, texts: &[&str]) -> Result<Option<Vec<Vec<f32>>>, KbError> {
         let Some(embedder) = &self.embedder else { return Ok(None) };
         let keys: Vec<String> = texts.iter().map(|t| format!("{}{t}", embed::QUERY_PREFIX)).collect();
-        let cache = self.vector_cache.as_ref();
-        let mut vectors: Vec<Option<Vec<f32>>> = keys.iter().map(|k| cache.and_then(|c| c.get(k))).collect();
-        let todo: Vec<usize> = (0..texts.len()).filter(|&i| vectors[i].is_none()).collect();
-        for batch in todo.chunks(EMBED_BATCH) {
-            let batch_texts: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
-            let batch_vectors = embedder.embed_queries(&batch_texts)?;
-            if let Some(cache) = cache {
-                let items: Vec<(&str, &[f32])> =
-                    batch.iter().map(|&i| keys[i].as_str()).zip(batch_vectors.iter().map(Vec::as_slice)).collect();
-                if let Err(error) = cache.insert_many(&items) {
-                    tracing::warn!(%error, "cannot add to the vector cache; continuing without");
-                }
-            }
-            for (&i, vector) in batch.iter().zip(batch_vectors) {
-                vectors[i] = Some(vector);
-            }
-        }
-        Ok(Some(vectors.into_iter().map(|v| v.unwrap_or_default()).collect()))
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let (vectors, _) = self.cached_or_embedded(&keys, texts, |batch| embedder.embed_queries(batch), None)?;
+        Ok(Some(vectors))
     }
 
     fn query_vector(&self, query: &str) -> Result<Option<Vec<f32>>, KbError> {
