@@ -2,6 +2,8 @@
 //! data, the trimming that keeps it inside the model's context, and the check
 //! of the answer's citations once it is written.
 
+use std::collections::HashMap;
+
 use govassist_kb::Hit;
 use govassist_llm::{ChatMessage, Role};
 use serde::Serialize;
@@ -123,24 +125,34 @@ const MAX_QUOTED_FIELDS: usize = 2;
 /// from, so that the reader sees the guide's wording (and figures) next to the model's summary.
 ///
 /// The passage is the one holding the sentence that shares most character pairs with the question
-/// (at least three; the best-ranked passage wins ties). When the question asks for fields of a
+/// (at least three), each pair weighed by how few of the sentences share it (the best-ranked
+/// passage wins ties). When the question asks for fields of a
 /// service item (how long, which materials, where, whom to call, conditions, online), the quote is
 /// that passage's lines for those fields, since the sentence sharing most words with a question is
 /// often the item's name, which answers nothing. Otherwise it is that sentence. When no sentence
 /// shares enough, the first passage's asked lines, if any; else `None`.
 pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option<(usize, Vec<String>)> {
     let wanted = char_pairs(question);
-    let mut best: Option<(usize, usize, &str)> = None;
-    for (i, passage) in passages.iter().enumerate() {
-        for sentence in sentences(passage) {
-            let sentence = sentence.trim();
-            if govassist_kb::document::is_page_furniture(sentence) {
-                continue; // "信息来源:某局 信息提供日期:…" shares the agency's name with many questions
-            }
-            let score = char_pairs(sentence).iter().filter(|p| wanted.contains(p)).count();
-            if score >= 3 && best.is_none_or(|(s, _, _)| score > s) {
-                best = Some((score, i + 1, sentence));
-            }
+    // Every candidate sentence with the question's pairs it shares. "信息来源:某局 信息提供日期:…"
+    // shares the agency's name with many questions and answers none.
+    let candidates: Vec<(usize, &str, Vec<(char, char)>)> = passages
+        .iter()
+        .enumerate()
+        .flat_map(|(i, passage)| sentences(passage).into_iter().map(move |sentence| (i + 1, sentence.trim())))
+        .filter(|(_, sentence)| !govassist_kb::document::is_page_furniture(sentence))
+        .map(|(n, sentence)| (n, sentence, char_pairs(sentence).into_iter().filter(|p| wanted.contains(p)).collect()))
+        .collect();
+    // A pair that many sentences share (截至2024, 事项名称) tells little about which one answers:
+    // each shared pair weighs 1 / the number of candidate sentences holding it.
+    let mut holders: HashMap<(char, char), usize> = HashMap::new();
+    for pair in candidates.iter().flat_map(|(_, _, shared)| shared) {
+        *holders.entry(*pair).or_default() += 1;
+    }
+    let mut best: Option<(f32, usize, &str)> = None;
+    for (n, sentence, shared) in &candidates {
+        let score: f32 = shared.iter().map(|pair| 1.0 / holders[pair] as f32).sum();
+        if shared.len() >= 3 && best.is_none_or(|(s, _, _)| score > s) {
+            best = Some((score, *n, sentence));
         }
     }
     let asked = asked_fields(question);
@@ -454,6 +466,10 @@ mod tests {
         let passages = ["信息来源:某市政务服务和数据管理局 信息提供日期:2025-10-23\n全年开放公共数据集超3900个。"];
         let (_, quote) = best_quote("某市政务服务和数据管理局开放了多少公共数据集？", &passages, 80).unwrap();
         assert_eq!(quote, ["全年开放公共数据集超3900个。"]);
+        // 截至2024 opens many sentences; 秒批 is what the question is about.
+        let passages = ["截至2024年底,已打造23个人工智能应用场景。截至2024年底,累计发放补贴1亿元。", "市级“秒批”事项达375项。"];
+        let (n, quote) = best_quote("截至2024年,市级的“秒批”事项达到多少项?", &passages, 80).unwrap();
+        assert_eq!((n, quote), (2, vec!["市级“秒批”事项达375项。".to_string()]));
     }
 
     #[test]
