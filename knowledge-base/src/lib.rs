@@ -108,6 +108,7 @@ pub struct KnowledgeBase {
     import_lock: Mutex<()>,
     /// Vectors of entries' names, for [`title_match`].
     names: title_match::NameVectors,
+    /// Qualifier meanings that questions name in words, for [`title_match`].
     qualifier_words: title_match::QualifierWords,
 }
 

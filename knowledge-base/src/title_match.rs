@@ -156,8 +156,9 @@ impl QualifierWords {
 /// Reorders the service items and FAQ entries among the first [`DEPTH`] `hits` (in place) by fused
 /// score plus [`WEIGHT`] × cosine(`query_vector`, their name's vector) plus [`QUALIFIER_WEIGHT`] ×
 /// their [`qualifier_evidence`] by embedding plus [`QUALIFIER_WORD_WEIGHT`] × the same by the
-/// meanings `question` names in words ([`QualifierWords`]); other hits keep their places. `name_vector` gives the unit vector
-/// of a name or a qualifier, or `None` when it cannot (that term is then left out).
+/// meanings `question` names in words ([`QualifierWords`]); other hits keep their places.
+/// `name_vector` gives the unit vector of a name or a qualifier, or `None` when it cannot (that
+/// term is then left out).
 pub fn rerank(
     hits: &mut [Hit],
     question: &str,
