@@ -602,7 +602,7 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
         cx.session.topic = Some(Topic { id: item.doc_id.clone(), title: item.title.clone() });
     }
     let mut done = DoneInfo::new(&session_id, RouteTaken::Answer);
-    done.citations = cited_refs.iter().map(|s| s.doc_id.clone()).collect();
+    done.citations = cited_documents(&cited_refs);
     done.flagged = check.flagged;
     done.handoff_id = handoff;
     done.prompt_tokens = stats.prompt_tokens;
@@ -642,6 +642,17 @@ fn source_refs(hits: &[Hit]) -> Vec<SourceRef> {
         .collect()
 }
 
+/// The documents cited, in order, each once: two passages of one staff report are one document.
+fn cited_documents(cited: &[&SourceRef]) -> Vec<String> {
+    let mut documents: Vec<String> = Vec::new();
+    for source in cited {
+        if !documents.contains(&source.doc_id) {
+            documents.push(source.doc_id.clone());
+        }
+    }
+    documents
+}
+
 fn sources_footer(lang: Lang, cited: &[&SourceRef]) -> String {
     let listed: Vec<String> = cited.iter().map(|s| format!("[{}] {}（{}）", s.n, s.title, s.doc_id)).collect();
     format!("\n\n{}：{}", replies::sources_label(lang), listed.join("；"))
@@ -678,6 +689,19 @@ mod tests {
         }
         assert_eq!(first_listed_source("Hello from another assistant."), None);
         assert_eq!(first_listed_source("来源：随便写的"), None);
+    }
+
+    #[test]
+    fn a_report_cited_by_two_passages_is_one_citation() {
+        let passage = |n: usize, id: &str, doc_id: &str| SourceRef {
+            n,
+            id: id.into(),
+            doc_id: doc_id.into(),
+            title: "工作总结".into(),
+            url: None,
+        };
+        let refs = [passage(1, "001.txt#3", "001.txt"), passage(2, "1144X", "1144X"), passage(3, "001.txt#7", "001.txt")];
+        assert_eq!(cited_documents(&refs.iter().collect::<Vec<_>>()), ["001.txt", "1144X"]);
     }
 
     #[test]
