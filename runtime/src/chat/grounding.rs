@@ -126,11 +126,11 @@ const MAX_QUOTED_FIELDS: usize = 2;
 ///
 /// The passage is the one holding the sentence that shares most character pairs with the question
 /// (at least three), each pair weighed by how few of the sentences share it (the best-ranked
-/// passage wins ties). When the question asks for fields of a
-/// service item (how long, which materials, where, whom to call, conditions, online), the quote is
-/// that passage's lines for those fields, since the sentence sharing most words with a question is
-/// often the item's name, which answers nothing. Otherwise it is that sentence. When no sentence
-/// shares enough, the first passage's asked lines, if any; else `None`.
+/// passage wins ties). When the question asks for fields of a service item (how long, which
+/// materials, where, whom to call, conditions, online), the quote is that passage's lines for those
+/// fields, since the sentence sharing most words with a question is often the item's name, which
+/// answers nothing. Otherwise it is that sentence. When no sentence shares enough, the first
+/// passage's asked lines, if any; else `None`.
 pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option<(usize, Vec<String>)> {
     let wanted = char_pairs(question);
     // Every candidate sentence with the question's pairs it shares. "信息来源:某局 信息提供日期:…"
