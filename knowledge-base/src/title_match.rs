@@ -143,7 +143,7 @@ impl QualifierWords {
     pub fn scorer(&self, question: &str) -> Option<impl Fn(&Qualifier<'_>) -> Option<f32> + '_> {
         let question = crate::text::fold(question).replace(AGAIN, "重");
         let asked: Vec<&Meaning> =
-            self.meanings.iter().filter(|m| m.cues.iter().any(|cue| question.contains(cue.as_str()))).collect();
+            self.meanings.iter().filter(|m| m.cues.iter().any(|cue| mentions(&question, cue))).collect();
         (!asked.is_empty()).then(move || {
             move |qualifier: &Qualifier<'_>| {
                 let shared = qualifier.shared();
@@ -156,6 +156,19 @@ impl QualifierWords {
             }
         })
     }
+}
+
+/// Whether the folded `question` contains `cue`; a Latin cue must stand as a whole word (`new` is
+/// not in `renew`).
+fn mentions(question: &str, cue: &str) -> bool {
+    if !cue.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return question.contains(cue);
+    }
+    question.match_indices(cue).any(|(at, _)| {
+        let before = question[..at].chars().next_back();
+        let after = question[at + cue.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_alphanumeric()) && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+    })
 }
 
 /// "Again": 重新申请 is no 新申请, 重新办 no 新办. Questions and names are read without the 新 of it.
@@ -418,6 +431,11 @@ mod tests {
         let score = words.scorer("黨員組織關係怎麼轉進來").unwrap();
         assert_eq!(score(&qualifier_of(&inward, &outward)), Some(1.0));
         assert_eq!(score(&qualifier_of(&outward, &inward)), Some(0.0));
+        // English words count as whole words (the chat searches an English question with its
+        // translation); `renew` names renewal, not 新.
+        let score = words.scorer("I lost my permit, how do I get a replacement").unwrap();
+        assert_eq!(score(&qualifier_of(&chars("爆破作业人员许可(遗失补发)"), &new)), Some(2.0));
+        assert!(words.scorer("how do I renew the permit").is_some_and(|score| score(&qualifier_of(&new, &renew)) == Some(0.0)));
         // A question that asks for no meaning scores nothing; 重新申请 is not 新申请.
         assert!(words.scorer("取水许可证要交哪些材料").is_none());
         assert!(words.scorer("注销后想重新申请执业").is_some_and(|score| {

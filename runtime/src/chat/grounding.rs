@@ -292,6 +292,13 @@ pub fn check_citations(answer: &str, passages: &[&str]) -> CitationCheck {
     check
 }
 
+/// Whether the model has started listing sources that were never given (`[6]` of five): a small
+/// model that does so runs on through `[7] [8] … [19]` instead of answering, so generation stops
+/// there; what came before stays.
+pub fn cites_beyond(answer: &str, passages: usize) -> bool {
+    markers(answer).into_iter().any(|n| n == 0 || n > passages)
+}
+
 /// Sentences ending at Chinese or Latin sentence punctuation or a line break;
 /// a marker right after the punctuation (`…材料。[1]`) stays with its sentence.
 fn sentences(text: &str) -> Vec<&str> {
@@ -431,6 +438,15 @@ mod tests {
         let check = check_citations("材料见此[3]。另见[1]。", &["甲", "乙"]);
         assert_eq!(check.cited, vec![1]);
         assert_eq!(check.flagged[0].reason, "unknown_source");
+    }
+
+    #[test]
+    fn a_marker_past_the_given_passages_ends_a_runaway_list() {
+        assert!(!cites_beyond("材料见指南[1][2]。", 5));
+        assert!(cites_beyond("You can call [1] [2] [3] [4] [5] [6]", 5));
+        assert!(cites_beyond("见[0]", 5));
+        // An unfinished marker is no marker yet.
+        assert!(!cites_beyond("见[1] [2] [1", 5));
     }
 
     #[test]

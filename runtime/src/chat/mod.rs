@@ -492,6 +492,9 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     let k = prompt_passages.max(QUOTE_POOL);
     let topic = cx.session.topic.clone();
     let mut hits = search_knowledge_base(&state, retrieval_query(&cx.masked, &cx.masked, topic.as_ref()), k).await?;
+    // What the quote under the answer is chosen by: the question, with its translation when it
+    // has one (the guides are Chinese; an English question shares few characters with them).
+    let mut quote_question = cx.masked.clone();
 
     // Whether there is evidence at all is decided on the user's own words: a translation of
     // gibberish may well contain real words. With evidence, an English question is searched
@@ -502,6 +505,7 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
         let question = translated_for_search(engine, &cx.masked).await;
         if question != cx.masked {
             hits = search_knowledge_base(&state, retrieval_query(&cx.masked, &question, topic.as_ref()), k).await?;
+            quote_question = question;
         }
     }
 
@@ -553,6 +557,11 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     let mut answer = String::new();
     while let Some(piece) = piece_rx.recv().await {
         answer.push_str(&piece);
+        if grounding::cites_beyond(&answer, used) {
+            tracing::warn!(passages = used, "the model cited a source it was not given; generation stopped");
+            answer.truncate(answer.len() - piece.len()); // what the reader saw
+            break;
+        }
         if !cx.stream(&piece).await {
             break; // the client went away: dropping the receiver stops generation
         }
@@ -586,7 +595,7 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     }
     // The source's own words under the model's, cited: the lines of the fields the question asks
     // for, or else the sentence that bears most on it (see `grounding::best_quote`).
-    if let Some((n, quotes)) = grounding::best_quote(&cx.masked, &passages, QUOTE_CHARS) {
+    if let Some((n, quotes)) = grounding::best_quote(&quote_question, &passages, QUOTE_CHARS) {
         let quotes: String = quotes.iter().map(|quote| format!("「{quote}」")).collect();
         footer.push_str(&format!("\n\n{}：{quotes}[{n}]", replies::quote_label(lang)));
         if !cited.contains(&n) {
