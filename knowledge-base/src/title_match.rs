@@ -201,7 +201,7 @@ impl Qualifier<'_> {
     /// 重新申请 (apply again) does not hold 新申请 (apply anew).
     pub fn holds(&self, word: &str) -> bool {
         let word: Vec<char> = word.chars().collect();
-        let again = |at: usize| at > 0 && self.name[at - 1..].starts_with(&AGAIN.chars().collect::<Vec<_>>());
+        let again = |at: usize| at > 0 && self.name[at - 1..].iter().copied().take(AGAIN.chars().count()).eq(AGAIN.chars());
         !word.is_empty()
             && self.name.windows(word.len()).enumerate().any(|(at, window)| {
                 window == word.as_slice() && at < self.end && at + word.len() > self.start && !again(at)
