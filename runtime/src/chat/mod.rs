@@ -493,7 +493,8 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     let topic = cx.session.topic.clone();
     let mut hits = search_knowledge_base(&state, retrieval_query(&cx.masked, &cx.masked, topic.as_ref()), k).await?;
     // What the quote under the answer is chosen by: the question, with its translation when it
-    // has one (the guides are Chinese; an English question shares few characters with them).
+    // has one and names no Chinese term itself (the guides are Chinese; an English question
+    // shares few characters with them, but one that writes 跨域通办 is best quoted by that).
     let mut quote_question = cx.masked.clone();
 
     // Whether there is evidence at all is decided on the user's own words: a translation of
@@ -505,7 +506,9 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
         let question = translated_for_search(engine, &cx.masked).await;
         if question != cx.masked {
             hits = search_knowledge_base(&state, retrieval_query(&cx.masked, &question, topic.as_ref()), k).await?;
-            quote_question = question;
+            if !cx.masked.chars().any(translate::is_han) {
+                quote_question = question;
+            }
         }
     }
 

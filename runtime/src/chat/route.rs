@@ -22,6 +22,7 @@ use govassist_skill_host::SkillSummary;
 use serde_json::{json, Map, Value};
 
 use super::grounding::char_pairs;
+use super::translate::is_han;
 
 /// A skill the message asks for, with how sure the router is.
 #[derive(Debug, Clone, PartialEq)]
@@ -360,10 +361,6 @@ fn district(text: &str) -> Option<String> {
     ];
     let folded = govassist_kb::text::fold(text);
     DISTRICTS.iter().find(|d| folded.contains(*d)).map(|d| (*d).to_owned())
-}
-
-fn is_han(c: char) -> bool {
-    ('\u{4e00}'..='\u{9fff}').contains(&c)
 }
 
 /// A calendar date (proleptic Gregorian).

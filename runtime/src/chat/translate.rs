@@ -47,7 +47,8 @@ pub fn search_query(output: &str, question: &str) -> String {
     }
 }
 
-fn is_han(c: char) -> bool {
+/// Whether `c` is a Chinese character.
+pub fn is_han(c: char) -> bool {
     matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
 }
 
