@@ -266,7 +266,7 @@ pub fn check_citations(answer: &str, passages: &[&str]) -> CitationCheck {
         let markers = markers(sentence);
         let text = strip_markers(sentence);
         let mut flag = None;
-        if let Some(&bad) = markers.iter().find(|&&n| n == 0 || n > passages.len()) {
+        if let Some(&bad) = markers.iter().find(|&&n| n > passages.len()) {
             flag = Some(Flag { sentence: text.trim().to_owned(), reason: "unknown_source", figure: Some(bad.to_string()) });
         } else {
             let sources: Vec<&String> = if markers.is_empty() {
@@ -296,7 +296,7 @@ pub fn check_citations(answer: &str, passages: &[&str]) -> CitationCheck {
 /// model that does so runs on through `[7] [8] … [19]` instead of answering, so generation stops
 /// there; what came before stays.
 pub fn cites_beyond(answer: &str, passages: usize) -> bool {
-    markers(answer).into_iter().any(|n| n == 0 || n > passages)
+    markers(answer).into_iter().any(|n| n > passages)
 }
 
 /// Sentences ending at Chinese or Latin sentence punctuation or a line break;
@@ -342,14 +342,15 @@ fn sentences(text: &str) -> Vec<&str> {
     out
 }
 
-/// The `[n]` markers of a sentence, each once, in order.
+/// The `[n]` markers of a sentence, each once, in order. A marker is one or two digits without a
+/// leading zero: `[020]83882222` is an area code, not a source.
 fn markers(sentence: &str) -> Vec<usize> {
     let mut found = Vec::new();
     let mut rest = sentence;
     while let Some(open) = rest.find('[') {
         rest = &rest[open + 1..];
         let Some(close) = rest.find(']') else { break };
-        if let Ok(n) = rest[..close].trim().parse::<usize>() {
+        if let Some(n) = marker_number(&rest[..close]) {
             if !found.contains(&n) {
                 found.push(n);
             }
@@ -359,6 +360,15 @@ fn markers(sentence: &str) -> Vec<usize> {
     found
 }
 
+/// The number of a marker from what stands between its brackets, if it is one.
+fn marker_number(inside: &str) -> Option<usize> {
+    let digits = inside.trim();
+    if !(1..=2).contains(&digits.len()) || digits.starts_with('0') {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 fn strip_markers(sentence: &str) -> String {
     let mut out = String::with_capacity(sentence.len());
     let mut rest = sentence;
@@ -366,7 +376,7 @@ fn strip_markers(sentence: &str) -> String {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
         match after.find(']') {
-            Some(close) if after[..close].trim().parse::<usize>().is_ok() => rest = &after[close + 1..],
+            Some(close) if marker_number(&after[..close]).is_some() => rest = &after[close + 1..],
             _ => {
                 out.push('[');
                 rest = after;
@@ -444,7 +454,8 @@ mod tests {
     fn a_marker_past_the_given_passages_ends_a_runaway_list() {
         assert!(!cites_beyond("材料见指南[1][2]。", 5));
         assert!(cites_beyond("You can call [1] [2] [3] [4] [5] [6]", 5));
-        assert!(cites_beyond("见[0]", 5));
+        // An area code in brackets is no marker.
+        assert!(!cites_beyond("请致电[020]83882222", 5));
         // An unfinished marker is no marker yet.
         assert!(!cites_beyond("见[1] [2] [1", 5));
     }
