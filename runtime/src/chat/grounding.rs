@@ -118,6 +118,12 @@ const ASKED_FIELDS: [(&[&str], &[&str]); 6] = [
     (&["网上", "线上", "在线", "online", "网站", "website"], &["办理平台", "网上预约"]),
 ];
 
+/// For a question that asks for a quantity, how much of the closest of the [`HEADING_REACH`]
+/// sentences before a figure's sentence (in its passage) counts towards it (see [`best_quote`]):
+/// reports put a heading (一是加强网格基础信息核采。) a sentence or three above its figures.
+const HEADING_WEIGHT: f32 = 0.5;
+const HEADING_REACH: usize = 3;
+
 /// Most field lines quoted for one question (`要带什么，多久能办好？` asks two things).
 const MAX_QUOTED_FIELDS: usize = 2;
 
@@ -148,11 +154,24 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
     for pair in candidates.iter().flat_map(|(_, _, shared)| shared) {
         *holders.entry(*pair).or_default() += 1;
     }
-    let mut best: Option<(f32, usize, &str)> = None;
-    for (n, sentence, shared) in &candidates {
-        let score: f32 = shared.iter().map(|pair| 1.0 / holders[pair] as f32).sum();
-        if shared.len() >= 3 && best.is_none_or(|(s, _, _)| score > s) {
-            best = Some((score, *n, sentence));
+    let scores: Vec<f32> =
+        candidates.iter().map(|(_, _, shared)| shared.iter().map(|pair| 1.0 / holders[pair] as f32).sum()).collect();
+    // A question for a quantity (多少项, how many) is answered by a sentence that holds a figure,
+    // not by the heading above it that shares more of its words (一是加强网格基础信息核采。). Such
+    // a sentence shares fewer of the question's words, so two suffice, and it is read with its
+    // heading: part of the closest of the few sentences before it in its passage.
+    let wants_figure = asks_quantity(question);
+    let mut best: Option<((bool, f32), usize, &str)> = None;
+    for (i, (n, sentence, shared)) in candidates.iter().enumerate() {
+        let answers = wants_figure && holds_quantity(sentence);
+        let heading = (i.saturating_sub(HEADING_REACH)..i)
+            .filter(|&j| candidates[j].0 == *n)
+            .map(|j| scores[j])
+            .fold(0.0, f32::max);
+        let score = if answers { scores[i] + HEADING_WEIGHT * heading } else { scores[i] };
+        let enough = shared.len() >= if answers { 2 } else { 3 };
+        if enough && best.is_none_or(|(best_key, _, _)| (answers, score) > best_key) {
+            best = Some(((answers, score), *n, sentence));
         }
     }
     let asked = asked_fields(question);
@@ -176,6 +195,43 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
             (!fields.is_empty()).then_some((1, fields))
         }
     }
+}
+
+/// Words that ask for a quantity (matched folded). `几` alone also opens 几乎 and 哪几 (which ones).
+const QUANTITY_CUES: [&str; 10] =
+    ["多少", "数量", "占比", "比例", "百分之", "how many", "how much", "percentage", "number of", "what share"];
+
+/// Whether the question asks for a quantity: [`QUANTITY_CUES`], or `几` as in 几项 / 几个.
+fn asks_quantity(question: &str) -> bool {
+    let folded = govassist_kb::text::fold(question);
+    let chars: Vec<char> = folded.chars().collect();
+    QUANTITY_CUES.iter().any(|cue| folded.contains(cue))
+        || chars.iter().enumerate().any(|(i, &c)| {
+            c == '几' && (i == 0 || chars[i - 1] != '哪') && chars.get(i + 1).is_some_and(|&next| next != '乎')
+        })
+}
+
+/// Whether a sentence states a quantity: a figure followed by its unit, not a date's year, month
+/// or day (`2022年度亮点成绩` holds none; `督办事件61920件` does).
+fn holds_quantity(sentence: &str) -> bool {
+    let mut chars = sentence.chars().map(govassist_kb::text::to_half_width).peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            // 2024-10-23 and 2024/10/23 are one date, not three figures.
+            let mut date = false;
+            while let Some(next) = chars.next_if(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '/')) {
+                date |= matches!(next, '-' | '/');
+            }
+            // A count has its unit after it (83.9万套, 46场, 30%); `1+8+N` is a name.
+            let unit = chars.peek().is_some_and(|&next| {
+                (next == '%' || crate::chat::translate::is_han(next)) && !matches!(next, '年' | '月' | '日' | '号')
+            });
+            if !date && unit {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// The fields the question asks for (each as its labels, in [`ASKED_FIELDS`] order).
@@ -497,6 +553,39 @@ mod tests {
         let passages = ["截至2024年底,已打造23个人工智能应用场景。截至2024年底,累计发放补贴1亿元。", "市级“秒批”事项达375项。"];
         let (n, quote) = best_quote("截至2024年,市级的“秒批”事项达到多少项?", &passages, 80).unwrap();
         assert_eq!((n, quote), (2, vec!["市级“秒批”事项达375项。".to_string()]));
+        // Asked for a quantity, the sentence with the figure, not the heading that shares more words.
+        // The figure's own words (登记, 房屋) are fewer than another figure's (2022年, 数量), but
+        // its heading is what the question is about.
+        let passages = [
+            "2022年度已完成100个事项开发,开发数量排名第一。",
+            "2022年度亮点成绩。一是加强网格基础信息核采。登记建筑物2.1万栋,房屋83.9万套/间。",
+        ];
+        let (n, quote) = best_quote("2022年网格基础信息核采中，登记的房屋数量是多少？", &passages, 80).unwrap();
+        assert_eq!((n, quote), (2, vec!["登记建筑物2.1万栋,房屋83.9万套/间。".to_string()]));
+        // Not asked for one, the closest sentence still.
+        let (_, quote) = best_quote("网格基础信息核采是怎么加强的？", &passages[1..], 80).unwrap();
+        assert_eq!(quote, ["一是加强网格基础信息核采。"]);
+    }
+
+    #[test]
+    fn a_year_or_a_date_is_no_quantity() {
+        assert!(holds_quantity("督办事件61920件"));
+        assert!(holds_quantity("提供６４２项政务服务"));
+        assert!(!holds_quantity("2022年度亮点成绩和2023年重点工作"));
+        assert!(!holds_quantity("2024-10-23发布"));
+        assert!(!holds_quantity("打造虚拟园区"));
+        assert!(!holds_quantity("打造“1+8+N”虚拟园区。"));
+        assert!(holds_quantity("满意率达99.5%"));
+    }
+
+    #[test]
+    fn quantity_questions_are_told_by_their_words() {
+        assert!(asks_quantity("开展了多少场活动？"));
+        assert!(asks_quantity("提供了几项政务服务？"));
+        assert!(asks_quantity("How many datasets were opened?"));
+        assert!(!asks_quantity("哪几个部门负责？"));
+        assert!(!asks_quantity("几乎所有事项都能网办吗？"));
+        assert!(!asks_quantity("网格基础信息核采是怎么加强的？"));
     }
 
     #[test]

@@ -140,6 +140,7 @@ impl ServiceArea {
             transfer: self.context.transfer.iter().any(|t| t.occurs_in(folded)),
             ..PlaceMentions::default()
         };
+        let mut last_origin_end: Option<usize> = None;
         for m in self.matcher.find_iter(folded) {
             let (alias, in_area) = &self.aliases[m.pattern().as_usize()];
             if !alias.fits(folded, m.start(), m.end()) {
@@ -163,20 +164,30 @@ impl ServiceArea {
                 }
                 continue;
             }
-            let origin = self.context.origin_before.iter().any(|t| t.ends(before))
+            // 从广西、湖南引种: a place listed right after an origin is an origin too.
+            let listed_after_origin = last_origin_end
+                .is_some_and(|end| LIST_SEPARATORS.contains(&folded[end..m.start()].trim()));
+            let origin = listed_after_origin
+                || self.context.origin_before.iter().any(|t| t.ends(before))
                 || (!self
                     .context
                     .not_origin_after
                     .iter()
                     .any(|t| t.starts(after))
                     && self.context.origin_after.iter().any(|t| t.starts(after)));
-            if !origin {
+            if origin {
+                last_origin_end = Some(m.end());
+            } else {
                 mentions.other.push(alias.text.clone());
             }
         }
         mentions
     }
 }
+
+/// What may stand between two places of one list (after folding).
+/// Not the comma, which also ends a clause: 老家在武汉，武汉的医保… names Wuhan's service.
+const LIST_SEPARATORS: [&str; 8] = ["、", "和", "或", "及", "与", "/", "and", "or"];
 
 impl Default for ServiceArea {
     /// [`DEFAULT_AREA`].
