@@ -293,6 +293,13 @@ pub fn qualifier_evidence(hits: &[Hit], mut similarity: impl FnMut(&Qualifier<'_
         .collect()
 }
 
+/// Whether two service items' names make them siblings: different names that share a beginning
+/// and an end making more than half of the shorter (see [`qualifier_evidence`]).
+pub fn are_siblings(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    shared_ends(&a, &b).is_some()
+}
+
 /// The parts in which two sibling names differ (see [`shared_ends`]).
 #[cfg(test)]
 fn qualifiers<'a>(a: &'a [char], b: &'a [char]) -> Option<(&'a [char], &'a [char])> {
@@ -358,6 +365,14 @@ mod tests {
         assert_eq!(order, ["出省变更", "report#1", "省内变更", "faq", "far", "beyond the depth"]);
         // A name far from the question cannot jump more than a few ranks of fused evidence.
         assert!(hits[3].score > hits[4].score);
+    }
+
+    #[test]
+    fn siblings_are_names_that_differ_in_their_middle() {
+        assert!(are_siblings("律师执业变更审核(执业类别变更并市内转所)", "律师执业变更审核(执业类别变更并跨市转所)"));
+        assert!(are_siblings("扶养协议公证指引", "夫妻财产约定协议公证指引"));
+        assert!(!are_siblings("扶养协议公证指引", "扶养协议公证指引"));
+        assert!(!are_siblings("扶养协议公证指引", "星级饭店名录发布"));
     }
 
     #[test]

@@ -314,6 +314,12 @@ async fn run(state: Arc<AppState>, request: ChatRequest, tx: &mpsc::Sender<ChatE
             return cx.finish(done).await;
         }
     }
+    // A cancel with nothing pending (the dialog ended, or never began) is answered as such, not
+    // judged as a question: a bare 取消 sits near no service question.
+    if replies::is_cancel(&cx.masked) {
+        cx.say(&replies::nothing_to_cancel(lang)).await;
+        return cx.finish(DoneInfo::new(&session_id, RouteTaken::Cancelled)).await;
+    }
     if replies::wants_human(&cx.masked) {
         let handoff = create_handoff(&cx, "requested").await?;
         cx.say(&replies::handoff_created(lang, handoff)).await;
@@ -605,6 +611,10 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
             cited.push(n);
         }
     }
+    if let Some(n) = close_sibling(&hits).filter(|n| !cited.contains(n)) {
+        footer.push_str(&replies::sibling_note(lang, n, &hits[n - 1].title));
+        cited.push(n);
+    }
     let cited_refs: Vec<&SourceRef> = cited.iter().map(|n| &sources[n - 1]).collect();
     footer.push_str(&sources_footer(lang, &cited_refs));
     cx.say(&footer).await;
@@ -631,6 +641,25 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
         "answer generated"
     );
     Ok(done)
+}
+
+/// How close (in search score) a sibling of the first hit must be for [`close_sibling`]. Scores
+/// are fused ranks plus name evidence ([`govassist_kb::title_match`]); on the retrieval holdouts a
+/// sibling within 0.01 of the first hit was the asked item instead of it in about one case in
+/// five, and further down almost never.
+const SIBLING_CLOSENESS: f32 = 0.01;
+
+/// The source number of the first hit's sibling item (a name differing in one qualifier: 补发 /
+/// 换发), when it is the next hit under another name and scored within [`SIBLING_CLOSENESS`]:
+/// the search could not tell them apart, so the reply shows both. The same item at another
+/// level (the city's copy of a province item) is not a sibling.
+fn close_sibling(hits: &[Hit]) -> Option<usize> {
+    let first = hits.first().filter(|h| h.kind == DocKind::ServiceItem)?;
+    let (i, next) = hits.iter().enumerate().skip(1).find(|(_, h)| h.title != first.title)?;
+    (next.kind == DocKind::ServiceItem
+        && first.score - next.score <= SIBLING_CLOSENESS
+        && govassist_kb::title_match::are_siblings(&first.title, &next.title))
+    .then_some(i + 1)
 }
 
 /// The model admits the passages do not answer the question.
@@ -673,6 +702,30 @@ fn sources_footer(lang: Lang, cited: &[&SourceRef]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sibling_scored_as_high_as_the_first_hit_is_shown_too() {
+        let hit = |id: &str, title: &str, score: f32| Hit {
+            id: id.into(),
+            doc_id: id.into(),
+            kind: DocKind::ServiceItem,
+            title: title.into(),
+            passage: String::new(),
+            score,
+            url: None,
+            phone: None,
+            service: None,
+        };
+        let first = hit("a", "补发外国人永久居留身份证", 0.50);
+        let city_copy = hit("a2", "补发外国人永久居留身份证", 0.50);
+        let sibling = hit("b", "换发外国人永久居留身份证", 0.495);
+        let other = hit("c", "外国人来华工作许可", 0.499);
+        assert_eq!(close_sibling(&[first.clone(), city_copy.clone(), sibling.clone()]), Some(3));
+        assert_eq!(close_sibling(&[first.clone(), other, sibling.clone()]), None);
+        let far = Hit { score: 0.45, ..sibling };
+        assert_eq!(close_sibling(&[first.clone(), far]), None);
+        assert_eq!(close_sibling(&[first]), None);
+    }
 
     #[test]
     fn follow_ups_are_searched_with_the_topic() {

@@ -177,6 +177,27 @@ pub fn unverified_note(lang: Lang) -> &'static str {
     )
 }
 
+/// The reply to a cancel when no handling is under way.
+pub fn nothing_to_cancel(lang: Lang) -> String {
+    pick(
+        lang,
+        "目前没有正在办理的事项，无需取消。还有什么可以帮您？",
+        "目前沒有正在辦理的事項，無需取消。還有什麼可以幫您？",
+        "Nothing is being handled right now, so there is nothing to cancel. What else can I do for you?",
+    )
+    .to_owned()
+}
+
+/// Shown under an answer whose first source has a sibling item scored about as high (补发 or
+/// 换发, 现役 or 退役): the citizen, not the ranking, should pick the one that fits.
+pub fn sibling_note(lang: Lang, n: usize, title: &str) -> String {
+    match lang {
+        Lang::Simplified => format!("\n\n相近的事项：[{n}]「{title}」，请核对哪一项符合您的情况。"),
+        Lang::Traditional => format!("\n\n相近的事項：[{n}]「{title}」，請核對哪一項符合您的情況。"),
+        Lang::English => format!("\n\nA similar service: [{n}] 「{title}」. Please check which one fits your case."),
+    }
+}
+
 /// Introduces the verbatim sentence from the source under an answer.
 pub fn quote_label(lang: Lang) -> &'static str {
     pick(lang, "原文", "原文", "Source text")
