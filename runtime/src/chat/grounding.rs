@@ -156,11 +156,21 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
     }
     let scores: Vec<f32> =
         candidates.iter().map(|(_, _, shared)| shared.iter().map(|pair| 1.0 / holders[pair] as f32).sum()).collect();
+    let asked = asked_fields(question);
+    // For each field asked, the first of its lines that the passage has.
+    let field_lines = |passage: &str| -> Vec<String> {
+        let line = |label: &str| {
+            passage.lines().find(|line| line.strip_prefix(label).is_some_and(|rest| rest.starts_with('：')))
+        };
+        let lines = asked.iter().filter_map(|labels| labels.iter().find_map(|label| line(label)));
+        lines.take(MAX_QUOTED_FIELDS).map(|line| clip(line.trim(), max_chars)).collect()
+    };
     // A question for a quantity (多少项, how many) is answered by a sentence that holds a figure,
     // not by the heading above it that shares more of its words (一是加强网格基础信息核采。). Such
     // a sentence shares fewer of the question's words, so two suffice, and it is read with its
-    // heading: part of the closest of the few sentences before it in its passage.
-    let wants_figure = asks_quantity(question);
+    // heading: part of the closest of the few sentences before it in its passage. Not when the
+    // passages have lines of the fields asked (多少天 is 时限): those lines answer it.
+    let wants_figure = asks_quantity(question) && passages.iter().all(|passage| field_lines(passage).is_empty());
     let mut best: Option<((bool, f32), usize, &str)> = None;
     for (i, (n, sentence, shared)) in candidates.iter().enumerate() {
         let answers = wants_figure && holds_quantity(sentence);
@@ -174,15 +184,6 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
             best = Some(((answers, score), *n, sentence));
         }
     }
-    let asked = asked_fields(question);
-    // For each field asked, the first of its lines that the passage has.
-    let field_lines = |passage: &str| -> Vec<String> {
-        let line = |label: &str| {
-            passage.lines().find(|line| line.strip_prefix(label).is_some_and(|rest| rest.starts_with('：')))
-        };
-        let lines = asked.iter().filter_map(|labels| labels.iter().find_map(|label| line(label)));
-        lines.take(MAX_QUOTED_FIELDS).map(|line| clip(line.trim(), max_chars)).collect()
-    };
     match best {
         Some((_, n, sentence)) => {
             let fields = field_lines(passages[n - 1]);
@@ -198,16 +199,17 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
 }
 
 /// Words that ask for a quantity (matched folded). `几` alone also opens 几乎 and 哪几 (which ones).
-const QUANTITY_CUES: [&str; 10] =
-    ["多少", "数量", "占比", "比例", "百分之", "how many", "how much", "percentage", "number of", "what share"];
+const QUANTITY_CUES: [&str; 9] =
+    ["多少", "数量", "占比", "比例", "百分之", "how many", "how much", "percentage", "what share"];
 
-/// Whether the question asks for a quantity: [`QUANTITY_CUES`], or `几` as in 几项 / 几个.
+/// Whether the question asks for a quantity: [`QUANTITY_CUES`], or `几` as in 几项 / 几个 (not
+/// 几点 or 几号窗口, a time and a counter).
 fn asks_quantity(question: &str) -> bool {
     let folded = govassist_kb::text::fold(question);
     let chars: Vec<char> = folded.chars().collect();
     QUANTITY_CUES.iter().any(|cue| folded.contains(cue))
         || chars.iter().enumerate().any(|(i, &c)| {
-            c == '几' && (i == 0 || chars[i - 1] != '哪') && chars.get(i + 1).is_some_and(|&next| next != '乎')
+            c == '几' && (i == 0 || chars[i - 1] != '哪') && chars.get(i + 1).is_some_and(|next| !matches!(next, '乎' | '点' | '号'))
         })
 }
 
@@ -585,6 +587,8 @@ mod tests {
         assert!(asks_quantity("How many datasets were opened?"));
         assert!(!asks_quantity("哪几个部门负责？"));
         assert!(!asks_quantity("几乎所有事项都能网办吗？"));
+        assert!(!asks_quantity("大厅几点开门？去几号窗口？"));
+        assert!(!asks_quantity("What is the phone number of the office?"));
         assert!(!asks_quantity("网格基础信息核采是怎么加强的？"));
     }
 
@@ -603,6 +607,10 @@ mod tests {
         assert_eq!(best_quote("Which number do I call?", &passages, 80), Some((1, vec!["咨询电话：020-83118880".into()])));
         let faq_first = ["问：签注怎么办？答：请洽出入境窗口。", tour.as_str()];
         assert_eq!(best_quote("Which number do I call?", &faq_first, 80), None);
+        // Asked how many days, with a figure sentence in another passage: the field line answers.
+        let report = "全年办理签注业务共12万件，签注进度查询平均用时3天。";
+        let (n, quote) = best_quote("团队游签注进度查询要多少天？", &[tour.as_str(), report], 80).unwrap();
+        assert_eq!((n, quote), (1, vec!["承诺办结时限：7(工作日)".to_string()]));
         // Nothing asked of a field: the closest sentence, as before.
         assert_eq!(best_quote("团队游签注进度查询", &passages, 80), Some((2, vec!["事项名称：团队游签注进度查询".into()])));
     }

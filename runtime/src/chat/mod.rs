@@ -649,17 +649,25 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
 /// five, and further down almost never.
 const SIBLING_CLOSENESS: f32 = 0.01;
 
-/// The source number of the first hit's sibling item (a name differing in one qualifier: 补发 /
-/// 换发), when it is the next hit under another name and scored within [`SIBLING_CLOSENESS`]:
-/// the search could not tell them apart, so the reply shows both. The same item at another
-/// level (the city's copy of a province item) is not a sibling.
+/// The source number of the first hit's sibling item (names sharing most of their beginning and
+/// end: 补发 / 换发), when it is the next hit that is another service and is scored within
+/// [`SIBLING_CLOSENESS`]: the search could not tell them apart, so the reply shows both.
 fn close_sibling(hits: &[Hit]) -> Option<usize> {
     let first = hits.first().filter(|h| h.kind == DocKind::ServiceItem)?;
-    let (i, next) = hits.iter().enumerate().skip(1).find(|(_, h)| h.title != first.title)?;
+    let (i, next) = hits.iter().enumerate().skip(1).find(|(_, h)| !same_service(first, h))?;
     (next.kind == DocKind::ServiceItem
         && first.score - next.score <= SIBLING_CLOSENESS
         && govassist_kb::title_match::are_siblings(&first.title, &next.title))
     .then_some(i + 1)
+}
+
+/// Whether two hits are one service: the same name up to punctuation (`…(执业类别变更)` and
+/// `…(（执业类别变更）)`), or the same base code (a province item and the city's copy, which the
+/// search places right after it).
+fn same_service(a: &Hit, b: &Hit) -> bool {
+    let letters = |title: &str| title.chars().filter(|c| c.is_alphanumeric()).collect::<String>();
+    let base_code = |hit: &Hit| hit.service.as_ref().and_then(|s| s.base_code.clone());
+    letters(&a.title) == letters(&b.title) || base_code(a).is_some_and(|code| Some(code) == base_code(b))
 }
 
 /// The model admits the passages do not answer the question.
@@ -717,10 +725,18 @@ mod tests {
             service: None,
         };
         let first = hit("a", "补发外国人永久居留身份证", 0.50);
-        let city_copy = hit("a2", "补发外国人永久居留身份证", 0.50);
+        let city_copy = hit("a2", "补发外国人永久居留身份证（）", 0.50);
         let sibling = hit("b", "换发外国人永久居留身份证", 0.495);
         let other = hit("c", "外国人来华工作许可", 0.499);
         assert_eq!(close_sibling(&[first.clone(), city_copy.clone(), sibling.clone()]), Some(3));
+        // Another agency's copy of the first item, named a little differently, is the same service.
+        let coded = |hit: Hit| Hit {
+            service: Some(govassist_kb::ServiceItemFields { base_code: Some("440109002004".into()), ..Default::default() }),
+            ..hit
+        };
+        let renamed_copy = coded(hit("a3", "补发外国人永久居留身份证(市级)", 0.50));
+        assert_eq!(close_sibling(&[coded(first.clone()), renamed_copy.clone(), sibling.clone()]), Some(3));
+        assert_eq!(close_sibling(&[first.clone(), renamed_copy]), Some(2));
         assert_eq!(close_sibling(&[first.clone(), other, sibling.clone()]), None);
         let far = Hit { score: 0.45, ..sibling };
         assert_eq!(close_sibling(&[first.clone(), far]), None);

@@ -177,13 +177,13 @@ pub fn unverified_note(lang: Lang) -> &'static str {
     )
 }
 
-/// The reply to a cancel when no handling is under way.
+/// The reply to a cancel (取消, 不用了) when no handling is under way.
 pub fn nothing_to_cancel(lang: Lang) -> String {
     pick(
         lang,
-        "目前没有正在办理的事项，无需取消。还有什么可以帮您？",
-        "目前沒有正在辦理的事項，無需取消。還有什麼可以幫您？",
-        "Nothing is being handled right now, so there is nothing to cancel. What else can I do for you?",
+        "好的，目前没有正在办理的事项。还有什么可以帮您？",
+        "好的，目前沒有正在辦理的事項。還有什麼可以幫您？",
+        "OK, nothing is being handled right now. What else can I do for you?",
     )
     .to_owned()
 }

@@ -140,7 +140,7 @@ impl ServiceArea {
             transfer: self.context.transfer.iter().any(|t| t.occurs_in(folded)),
             ..PlaceMentions::default()
         };
-        let mut last_origin_end: Option<usize> = None;
+        let mut last_source_end: Option<usize> = None;
         for m in self.matcher.find_iter(folded) {
             let (alias, in_area) = &self.aliases[m.pattern().as_usize()];
             if !alias.fits(folded, m.start(), m.end()) {
@@ -164,10 +164,12 @@ impl ServiceArea {
                 }
                 continue;
             }
-            // 从广西、湖南引种: a place listed right after an origin is an origin too.
-            let listed_after_origin = last_origin_end
-                .is_some_and(|end| LIST_SEPARATORS.contains(&folded[end..m.start()].trim()));
-            let origin = listed_after_origin
+            // 从广西、湖南引种: a place listed right after one that comes `from` is a source too.
+            // (Not after a weaker cue: 我要问的是北京和上海的公积金 asks about both.)
+            let listed = last_source_end.is_some_and(|end| LIST_SEPARATORS.contains(&folded[end..m.start()].trim()));
+            let source = listed || LIST_SOURCE_CUES.iter().any(|cue| before.ends_with(cue));
+            last_source_end = source.then_some(m.end());
+            let origin = source
                 || self.context.origin_before.iter().any(|t| t.ends(before))
                 || (!self
                     .context
@@ -175,9 +177,7 @@ impl ServiceArea {
                     .iter()
                     .any(|t| t.starts(after))
                     && self.context.origin_after.iter().any(|t| t.starts(after)));
-            if origin {
-                last_origin_end = Some(m.end());
-            } else {
+            if !origin {
                 mentions.other.push(alias.text.clone());
             }
         }
@@ -188,6 +188,9 @@ impl ServiceArea {
 /// What may stand between two places of one list (after folding).
 /// Not the comma, which also ends a clause: 老家在武汉，武汉的医保… names Wuhan's service.
 const LIST_SEPARATORS: [&str; 8] = ["、", "和", "或", "及", "与", "/", "and", "or"];
+
+/// Words before a place that make it, and the places listed after it, where something comes from.
+const LIST_SOURCE_CUES: [&str; 3] = ["从", "来自", "from"];
 
 impl Default for ServiceArea {
     /// [`DEFAULT_AREA`].
