@@ -662,12 +662,15 @@ fn close_sibling(hits: &[Hit]) -> Option<usize> {
 }
 
 /// Whether two hits are one service: the same name up to punctuation (`…(执业类别变更)` and
-/// `…(（执业类别变更）)`), or the same base code (a province item and the city's copy, which the
-/// search places right after it).
+/// `…(（执业类别变更）)`), or the same base code at another agency (a province item and the
+/// city's copy, which the search places right after it; one agency's sub-items share their base
+/// code too, and they are different services).
 fn same_service(a: &Hit, b: &Hit) -> bool {
     let letters = |title: &str| title.chars().filter(|c| c.is_alphanumeric()).collect::<String>();
     let base_code = |hit: &Hit| hit.service.as_ref().and_then(|s| s.base_code.clone());
-    letters(&a.title) == letters(&b.title) || base_code(a).is_some_and(|code| Some(code) == base_code(b))
+    let agency = |hit: &Hit| hit.id.chars().take(18).collect::<String>();
+    letters(&a.title) == letters(&b.title)
+        || (base_code(a).is_some_and(|code| Some(code) == base_code(b)) && agency(a) != agency(b))
 }
 
 /// The model admits the passages do not answer the question.
@@ -734,9 +737,14 @@ mod tests {
             service: Some(govassist_kb::ServiceItemFields { base_code: Some("440109002004".into()), ..Default::default() }),
             ..hit
         };
-        let renamed_copy = coded(hit("a3", "补发外国人永久居留身份证(市级)", 0.50));
-        assert_eq!(close_sibling(&[coded(first.clone()), renamed_copy.clone(), sibling.clone()]), Some(3));
+        let at = |id: &str, hit: Hit| Hit { id: id.into(), ..hit };
+        let first_coded = coded(at("11440000006940116U2442", first.clone()));
+        let renamed_copy = coded(at("11440100007482567N3440", hit("", "补发外国人永久居留身份证(市级)", 0.50)));
+        assert_eq!(close_sibling(&[first_coded.clone(), renamed_copy.clone(), sibling.clone()]), Some(3));
         assert_eq!(close_sibling(&[first.clone(), renamed_copy]), Some(2));
+        // A sub-item of the same agency shares the base code, and is another service.
+        let sub_item = coded(at("11440000006940116U2443", hit("", "补发外国人永久居留身份证(业余)", 0.50)));
+        assert_eq!(close_sibling(&[first_coded, sub_item]), Some(2));
         assert_eq!(close_sibling(&[first.clone(), other, sibling.clone()]), None);
         let far = Hit { score: 0.45, ..sibling };
         assert_eq!(close_sibling(&[first.clone(), far]), None);
