@@ -124,6 +124,9 @@ const ASKED_FIELDS: [(&[&str], &[&str]); 6] = [
 const HEADING_WEIGHT: f32 = 0.5;
 const HEADING_REACH: usize = 3;
 
+/// The length of sentence past which its score in [`best_quote`] is damped.
+const SENTENCE_CHARS: f32 = 40.0;
+
 /// Most field lines quoted for one question (`要带什么，多久能办好？` asks two things).
 const MAX_QUOTED_FIELDS: usize = 2;
 
@@ -154,8 +157,15 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
     for pair in candidates.iter().flat_map(|(_, _, shared)| shared) {
         *holders.entry(*pair).or_default() += 1;
     }
-    let scores: Vec<f32> =
-        candidates.iter().map(|(_, _, shared)| shared.iter().map(|pair| 1.0 / holders[pair] as f32).sum()).collect();
+    // A long sentence shares many pairs by its length alone (2025年,区政务和数据局将持续…): past
+    // `SENTENCE_CHARS` characters, its sum is damped by the fourth root of how many times longer.
+    let scores: Vec<f32> = candidates
+        .iter()
+        .map(|(_, sentence, shared)| {
+            let sum: f32 = shared.iter().map(|pair| 1.0 / holders[pair] as f32).sum();
+            sum / (sentence.chars().count() as f32 / SENTENCE_CHARS).max(1.0).powf(0.25)
+        })
+        .collect();
     let asked = asked_fields(question);
     // For each field asked, the first of its lines that the passage has.
     let field_lines = |passage: &str| -> Vec<String> {
@@ -166,14 +176,16 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
         lines.take(MAX_QUOTED_FIELDS).map(|line| clip(line.trim(), max_chars)).collect()
     };
     // A question for a quantity (多少项, how many) is answered by a sentence that holds a figure,
-    // not by the heading above it that shares more of its words (一是加强网格基础信息核采。). Such
-    // a sentence shares fewer of the question's words, so two suffice, and it is read with its
-    // heading: part of the closest of the few sentences before it in its passage. Not when the
-    // passages have lines of the fields asked (多少天 is 时限): those lines answer it.
-    let wants_figure = asks_quantity(question) && passages.iter().all(|passage| field_lines(passage).is_empty());
+    // one for a name (叫什么) by a sentence that quotes one (推广“龙岭模式”), not by the heading
+    // above it that shares more of its words (一是加强网格基础信息核采。). Such a sentence shares
+    // fewer of the question's words, so two suffice, and it is read with its heading: part of the
+    // closest of the few sentences before it in its passage. Not when the passages have lines of
+    // the fields asked (多少天 is 时限): those lines answer it.
+    let kind = AnswerKind::asked_by(question).filter(|_| passages.iter().all(|passage| field_lines(passage).is_empty()));
+    let answers = |text: &str| kind.is_some_and(|kind| kind.held_by(text));
     let mut best: Option<((bool, f32), usize, &str)> = None;
     for (i, (n, sentence, shared)) in candidates.iter().enumerate() {
-        let answers = wants_figure && holds_quantity(sentence);
+        let answers = answers(sentence);
         let heading = (i.saturating_sub(HEADING_REACH)..i)
             .filter(|&j| candidates[j].0 == *n)
             .map(|j| scores[j])
@@ -187,7 +199,9 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
     match best {
         Some((_, n, sentence)) => {
             let fields = field_lines(passages[n - 1]);
-            Some((n, if fields.is_empty() { vec![clip(sentence, max_chars)] } else { fields }))
+            let weight = |pair: &(char, char)| holders.get(pair).map_or(0.0, |&h| 1.0 / h as f32);
+            let quote = || clip_around_best_clause(sentence, &wanted, weight, answers, max_chars);
+            Some((n, if fields.is_empty() { vec![quote()] } else { fields }))
         }
         // Nothing shared (an English question, say): the best-ranked passage, the one the answer
         // leans on, and no other; quoting a lower one would cite an item the answer is not about.
@@ -196,6 +210,56 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
             (!fields.is_empty()).then_some((1, fields))
         }
     }
+}
+
+/// What kind of sentence answers a question, when its words tell: a figure, or a quoted name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AnswerKind {
+    Quantity,
+    Name,
+}
+
+impl AnswerKind {
+    fn asked_by(question: &str) -> Option<AnswerKind> {
+        if asks_quantity(question) {
+            Some(AnswerKind::Quantity)
+        } else if asks_name(question) {
+            Some(AnswerKind::Name)
+        } else {
+            None
+        }
+    }
+
+    fn held_by(self, text: &str) -> bool {
+        match self {
+            AnswerKind::Quantity => holds_quantity(text),
+            AnswerKind::Name => holds_quoted_name(text),
+        }
+    }
+}
+
+/// Words that ask for the name of a platform or scheme (matched folded). Not `名称` alone (企业名称变更
+/// is a service), nor an award: reports quote a prize's title as often as not (获个人三等奖).
+const NAME_CUES: [&str; 15] = [
+    "叫什么", "什么名", "名称是", "名字", "哪一种", "哪种模式", "哪一款", "哪个平台", "什么平台", "什么模式", "什么架构",
+    "什么系统", "what is the name", "called", "named",
+];
+
+fn asks_name(question: &str) -> bool {
+    let folded = govassist_kb::text::fold(question);
+    NAME_CUES.iter().any(|cue| folded.contains(cue))
+}
+
+/// Whether a text quotes a short name: “龙岭模式”, 「龍盾」, 《民情日报》, "1+8+N" (1 to 20 characters
+/// between the marks). Reports quote what they name.
+fn holds_quoted_name(text: &str) -> bool {
+    const MARKS: [(char, char); 4] = [('“', '”'), ('「', '」'), ('《', '》'), ('"', '"')];
+    MARKS.iter().any(|&(open, close)| {
+        text.match_indices(open).any(|(at, _)| {
+            let inside = &text[at + open.len_utf8()..];
+            inside.find(close).is_some_and(|end| (1..=20).contains(&inside[..end].chars().count()))
+        })
+    })
 }
 
 /// Words that ask for a quantity (matched folded). `几` alone also opens 几乎 and 哪几 (which ones).
@@ -240,6 +304,55 @@ fn holds_quantity(sentence: &str) -> bool {
 fn asked_fields(question: &str) -> Vec<&'static [&'static str]> {
     let folded = govassist_kb::text::fold(question);
     ASKED_FIELDS.iter().filter(|(cues, _)| cues.iter().any(|cue| folded.contains(cue))).map(|(_, labels)| *labels).collect()
+}
+
+/// A sentence too long to quote whole, cut to the part that bears on the question: from the start
+/// when its best clause (between commas; the one sharing the question's rarest pairs, holding a
+/// figure when one is asked for) lies within `max_chars`, else from that clause, marked `…`. A
+/// report lists a year's figures in one sentence of 300 characters; the one asked may be last.
+fn clip_around_best_clause(
+    sentence: &str,
+    wanted: &[(char, char)],
+    weight: impl Fn(&(char, char)) -> f32,
+    answers: impl Fn(&str) -> bool,
+    max_chars: usize,
+) -> String {
+    if sentence.chars().count() <= max_chars {
+        return sentence.to_owned();
+    }
+    let clause_score = |clause: &str| -> (bool, f32) {
+        let shared: f32 = char_pairs(clause).iter().filter(|p| wanted.contains(p)).map(&weight).sum();
+        (answers(clause), shared)
+    };
+    // Clauses with their offsets in characters.
+    let mut clauses = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for (i, c) in sentence.char_indices() {
+        offset += 1;
+        if matches!(c, ',' | '，') {
+            let end = i + c.len_utf8();
+            clauses.push((offset - sentence[start..end].chars().count(), &sentence[start..end]));
+            start = end;
+        }
+    }
+    if start < sentence.len() {
+        clauses.push((offset - sentence[start..].chars().count(), &sentence[start..]));
+    }
+    let best = clauses
+        .iter()
+        .map(|&(at, clause)| (clause_score(clause), at, clause.chars().count()))
+        .fold(None, |best: Option<((bool, f32), usize, usize)>, candidate| match best {
+            Some(b) if b.0 >= candidate.0 => Some(b),
+            _ => Some(candidate),
+        });
+    match best {
+        Some((_, at, len)) if at + len > max_chars => {
+            let rest: String = sentence.chars().skip(at).collect();
+            format!("…{}", clip(&rest, max_chars))
+        }
+        _ => clip(sentence, max_chars),
+    }
 }
 
 /// At most `max_chars` characters of `text`, with `…` when cut.
@@ -567,6 +680,47 @@ mod tests {
         // Not asked for one, the closest sentence still.
         let (_, quote) = best_quote("网格基础信息核采是怎么加强的？", &passages[1..], 80).unwrap();
         assert_eq!(quote, ["一是加强网格基础信息核采。"]);
+    }
+
+    #[test]
+    fn a_question_for_a_name_quotes_the_sentence_that_names_it() {
+        // The heading shares more of the question's words; the sentence under it quotes the name.
+        let passages = ["三是完善CIM平台建设。四是打造虚拟社区平台。推广“龙岭模式”,促进社区资源线上汇聚共享。"];
+        let (_, quote) = best_quote("龙岗区打造虚拟社区平台时，打算推广哪一种模式？", &passages, 80).unwrap();
+        assert_eq!(quote, ["推广“龙岭模式”,促进社区资源线上汇聚共享。"]);
+        // Not asked for a name: the closest sentence, the heading.
+        let (_, quote) = best_quote("龙岗区怎样打造虚拟社区平台？", &passages, 80).unwrap();
+        assert_eq!(quote, ["四是打造虚拟社区平台。"]);
+        assert!(asks_name("这个平台叫什么名字？"));
+        assert!(asks_name("What is the epidemic system called?"));
+        assert!(!asks_name("企业名称变更要什么材料？"));
+        assert!(holds_quoted_name("组织开展「龍盾」安全攻防演练"));
+        assert!(holds_quoted_name("印发《民情日报》110期"));
+        assert!(!holds_quoted_name("获个人三等奖。"));
+        assert!(!holds_quoted_name("“这是一句超过二十个字的长长引语不算名字因为它实在太长了”"));
+    }
+
+    #[test]
+    fn a_long_sentence_is_quoted_from_the_clause_asked_about() {
+        let long = "完成既有建筑物房建类BIM建模172万平方米,道路BIM建模20公里,城市部件精细模型40平方公里,\
+                    室内全景250万平方米,道路VR街景180公里,地下管线光纤管道建模726.58公里。";
+        let (_, quote) = best_quote("推进BIM建模时，地下管线光纤管道的建模长度是多少？", &[long], 40).unwrap();
+        assert!(quote[0].starts_with('…') && quote[0].contains("726.58公里"), "{quote:?}");
+        // The clause asked about within reach: from the start, as before.
+        let (_, quote) = best_quote("房建类BIM建模完成了多少平方米？", &[long], 40).unwrap();
+        assert!(quote[0].starts_with("完成既有建筑物") && quote[0].ends_with('…'), "{quote:?}");
+    }
+
+    #[test]
+    fn a_long_sentence_does_not_win_by_its_length_alone() {
+        // The long one shares 福田区, 汇聚 and 视频 by listing everything the district built.
+        let passages = [
+            "完成福田区“一屏统览”平台的部署,初步建成福镜·CIM平台,构建统一数字基础底座,汇聚全区2万余栋建筑倾斜摄影建模、\
+             103类50万城市部件模型、200万白名单人口数据、2万路视频数据、全区水务管网数据,实现城市运行态势一屏总览、一网统管。",
+            "“智眼”汇聚视频资源44440路。",
+        ];
+        let (n, _) = best_quote("2024年福田区城区“智眼”一共汇聚了多少路视频资源？", &passages, 80).unwrap();
+        assert_eq!(n, 2);
     }
 
     #[test]
