@@ -172,6 +172,9 @@ impl ChatRequest {
 /// prompt, but the verbatim quote under the answer may come from them (and cites them).
 const QUOTE_POOL: usize = 5;
 
+/// Entries searched for the one a weakly declined request may name (see `guard::names_an_entry`).
+const NAMED_ENTRY_HITS: usize = 3;
+
 /// Longest quote of a source shown under an answer, in characters.
 const QUOTE_CHARS: usize = 120;
 
@@ -330,14 +333,22 @@ async fn run(state: Arc<AppState>, request: ChatRequest, tx: &mpsc::Sender<ChatE
     // One embedding of the message serves both the scope check and the skill router.
     let query = embed_message(&state, &cx.masked).await;
     let (guard, text, vector) = (state.guard.clone(), cx.masked.clone(), query.clone());
-    let declined = tokio::task::spawn_blocking(move || guard.out_of_scope(&text, vector.as_deref().map(Vec::as_slice)))
+    let mut declined = tokio::task::spawn_blocking(move || guard.out_of_scope(&text, vector.as_deref().map(Vec::as_slice)))
         .await
         .map_err(|e| ("internal", e.to_string()))?;
+    // Only broad vocabularies stood against it, and its request names an entry: a chatty opening
+    // before a real question (`好无聊啊。广东艺术剧院的惠民演出在哪里查？`).
+    if let Some(request) = declined.as_ref().and_then(|decline| decline.unnamed_service.clone()) {
+        let hits = search_knowledge_base(&state, request.clone(), NAMED_ENTRY_HITS).await?;
+        if guard::names_an_entry(&request, &hits) {
+            declined = None;
+        }
+    }
     let query = match declined {
         None => query,
-        Some(guard::Decline { reason, rest: None }) => return decline(cx, reason).await,
+        Some(guard::Decline { reason, rest: None, .. }) => return decline(cx, reason).await,
         // Decline the one request, answer the others (`…需要什么材料？另外哪只股票能买？`).
-        Some(guard::Decline { reason, rest: Some(rest) }) => {
+        Some(guard::Decline { reason, rest: Some(rest), .. }) => {
             state_metrics_decline(&cx);
             cx.say(&replies::decline_part(reason, lang)).await;
             // Answered as if only the rest had been asked; the history keeps the whole message.

@@ -200,14 +200,21 @@ impl ScopeRules {
     /// Like [`ScopeRules::classify`], and when only some requests of the message are out of
     /// scope, the others, for answering (see [`Judgement::rest`]).
     pub fn judge(&self, text: &str, area: &ServiceArea) -> Judgement {
-        let whole = |reason| Judgement { scope: Scope::OutOfScope(reason), rest: None };
         let folded = terms::fold_question(text);
         if let Some(reason) = self.whole_message(&folded, area) {
-            return whole(reason);
+            let weak = self.rules.first_match(&folded, true).is_none() && !elsewhere(area, &folded);
+            let last = if weak { requests(text).pop().map(str::trim) } else { None };
+            let unnamed_service = last
+                .filter(|last| {
+                    let folded = terms::fold_question(last);
+                    asks_something(&folded) && self.whole_message(&folded, area).is_none()
+                })
+                .map(str::to_owned);
+            return Judgement { scope: Scope::OutOfScope(reason), rest: None, unnamed_service };
         }
         let parts = requests(text);
         if parts.len() < 2 {
-            return Judgement { scope: Scope::InScope, rest: None };
+            return Judgement { scope: Scope::InScope, rest: None, unnamed_service: None };
         }
         let mut declined = None;
         let mut kept = Vec::new();
@@ -225,7 +232,7 @@ impl ScopeRules {
             }
         }
         let Some(reason) = declined else {
-            return Judgement { scope: Scope::InScope, rest: None };
+            return Judgement { scope: Scope::InScope, rest: None, unnamed_service: None };
         };
         // An attempt to override the instructions taints the whole message; and what is left
         // must ask something (`职业病鉴定的材料交上去了` only sets the scene) and pass as a whole.
@@ -236,7 +243,7 @@ impl ScopeRules {
         let answerable = reason != Reason::PromptInjection
             && asks_something(&folded_rest)
             && self.whole_message(&folded_rest, area).is_none();
-        Judgement { scope: Scope::OutOfScope(reason), rest: answerable.then_some(rest) }
+        Judgement { scope: Scope::OutOfScope(reason), rest: answerable.then_some(rest), unnamed_service: None }
     }
 
     /// The judgement of a folded message as one: every rule, then other places.
@@ -253,6 +260,13 @@ pub struct Judgement {
     /// joined, which are in scope and ask something. A clerk declines the one and answers these
     /// (`办居住证要什么材料？另外你觉得哪只股票能买？`). `None` when the message is declined whole.
     pub rest: Option<String>,
+    /// When only weak rules (broad vocabularies that hold for a message without any service word:
+    /// a chit-chat opening, a symptom, a market term) declined the whole message, and its last
+    /// request alone passes every rule and asks something: that request. The rules know service
+    /// words, not every service's name; a caller that finds it naming one of its services
+    /// (`好无聊啊。广东艺术剧院的惠民演出在哪里查？`) may answer the message after all. A name in an
+    /// opening that only sets the scene (`在户政事务所等好久，陪我聊一下嘛`) clears nothing.
+    pub unnamed_service: Option<String>,
 }
 
 /// Words that make a (folded) request a question rather than context.
@@ -422,6 +436,21 @@ mod tests {
         assert_eq!(classify("我是北京户口。在广州能办居住证吗？", &area), Scope::InScope);
         assert_eq!(classify("My company is in Nanjing; can we open a branch in Guangzhou?", &area), Scope::InScope);
         assert_eq!(classify("你喜欢帮人办事吗？哈哈，我想问下怎么办居住证", &area), Scope::InScope);
+    }
+
+    #[test]
+    fn a_chatty_opening_leaves_its_request_to_the_caller_when_only_weak_rules_decline() {
+        let judge = |text| ScopeRules::builtin().judge(text, &ServiceArea::default());
+        // The opening is chit-chat by the weak rules; the question after it names no service word
+        // the rules know, so it is handed back to be looked up.
+        let chatty = judge("好无聊啊，周末都不知道干嘛。广东省科技图书馆馆藏书刊在哪里查？");
+        assert_eq!(chatty.scope, Scope::OutOfScope(Reason::Gossip));
+        assert_eq!(chatty.unnamed_service.as_deref(), Some("广东省科技图书馆馆藏书刊在哪里查"));
+        // Chit-chat all through: the last request is itself declined.
+        assert_eq!(judge("在户政事务所等好久，好无聊，陪我聊聊天嘛，你喜欢哪个明星？").unnamed_service, None);
+        assert_eq!(judge("好无聊啊，陪我聊聊天，讲个笑话吧").unnamed_service, None);
+        // A strong rule declined it: nothing to look up.
+        assert_eq!(judge("我头疼发烧三天了，应该吃什么药？").unnamed_service, None);
     }
 
     #[test]
