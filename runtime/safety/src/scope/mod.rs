@@ -203,13 +203,7 @@ impl ScopeRules {
         let folded = terms::fold_question(text);
         if let Some(reason) = self.whole_message(&folded, area) {
             let weak = self.rules.first_match(&folded, true).is_none() && !elsewhere(area, &folded);
-            let last = if weak { requests(text).pop().map(str::trim) } else { None };
-            let unnamed_service = last
-                .filter(|last| {
-                    let folded = terms::fold_question(last);
-                    asks_something(&folded) && self.whole_message(&folded, area).is_none()
-                })
-                .map(str::to_owned);
+            let unnamed_service = if weak { self.requests_after_opening(text, area) } else { None };
             return Judgement { scope: Scope::OutOfScope(reason), rest: None, unnamed_service };
         }
         let parts = requests(text);
@@ -246,6 +240,20 @@ impl ScopeRules {
         Judgement { scope: Scope::OutOfScope(reason), rest: answerable.then_some(rest), unnamed_service: None }
     }
 
+    /// The requests after a message's first (its opening) that pass every rule alone, joined,
+    /// when the last of them does and they ask something; see [`Judgement::unnamed_service`].
+    fn requests_after_opening(&self, text: &str, area: &ServiceArea) -> Option<String> {
+        let passes = |request: &str| self.whole_message(&terms::fold_question(request), area).is_none();
+        let parts = requests(text);
+        let (_opening, after) = parts.split_first()?;
+        if !after.last().is_some_and(|last| passes(last)) {
+            return None;
+        }
+        let kept: Vec<&str> = after.iter().map(|r| r.trim()).filter(|r| passes(r)).collect();
+        let joined = kept.join("。");
+        asks_something(&terms::fold_question(&joined)).then_some(joined)
+    }
+
     /// The judgement of a folded message as one: every rule, then other places.
     fn whole_message(&self, folded: &str, area: &ServiceArea) -> Option<Reason> {
         self.rules.first_match(folded, false).or_else(|| elsewhere(area, folded).then_some(Reason::OtherCity))
@@ -261,11 +269,12 @@ pub struct Judgement {
     /// (`办居住证要什么材料？另外你觉得哪只股票能买？`). `None` when the message is declined whole.
     pub rest: Option<String>,
     /// When only weak rules (broad vocabularies that hold for a message without any service word:
-    /// a chit-chat opening, a symptom, a market term) declined the whole message, and its last
-    /// request alone passes every rule and asks something: that request. The rules know service
-    /// words, not every service's name; a caller that finds it naming one of its services
-    /// (`好无聊啊。广东艺术剧院的惠民演出在哪里查？`) may answer the message after all. A name in an
-    /// opening that only sets the scene (`在户政事务所等好久，陪我聊一下嘛`) clears nothing.
+    /// a chit-chat opening, a symptom, a market term) declined the whole message, and its requests
+    /// after the first, the last of them included, pass every rule alone and ask something: those
+    /// requests. The rules know service words, not every service's name; a caller that finds them
+    /// naming one of its services (`好无聊啊。广东艺术剧院的惠民演出在哪里查？`) may answer the message
+    /// after all. The opening is never looked at: a name in it only sets the scene
+    /// (`在户政事务所等好久，陪我聊一下嘛`), and a message of one request is all opening.
     pub unnamed_service: Option<String>,
 }
 
@@ -300,7 +309,8 @@ fn elsewhere(area: &ServiceArea, folded: &str) -> bool {
     // A transfer involves this side, unless it names two other places and none of ours
     // (重庆的公积金转到西安).
     let transfer_here = places.transfer && places.other.len() < 2;
-    !places.other.is_empty() && !places.area && !places.local && !transfer_here
+    let here = (places.area || places.local) && (!places.target_elsewhere || places.target_here);
+    !places.other.is_empty() && !here && !transfer_here
 }
 
 /// Words that start another request within one message (`另外`, `顺便问下`, `对了`, `by the way`).
@@ -446,6 +456,9 @@ mod tests {
         let chatty = judge("好无聊啊，周末都不知道干嘛。广东省科技图书馆馆藏书刊在哪里查？");
         assert_eq!(chatty.scope, Scope::OutOfScope(Reason::Gossip));
         assert_eq!(chatty.unnamed_service.as_deref(), Some("广东省科技图书馆馆藏书刊在哪里查"));
+        // The name may be in any request after the opening.
+        let named_first = judge("我儿子天天缠着我聊篮球，烦死了哈哈。广东省科技图书馆的馆藏书刊有哪些？在哪里查？");
+        assert_eq!(named_first.unnamed_service.as_deref(), Some("广东省科技图书馆的馆藏书刊有哪些。在哪里查"));
         // Chit-chat all through: the last request is itself declined.
         assert_eq!(judge("在户政事务所等好久，好无聊，陪我聊聊天嘛，你喜欢哪个明星？").unnamed_service, None);
         assert_eq!(judge("好无聊啊，陪我聊聊天，讲个笑话吧").unnamed_service, None);

@@ -42,6 +42,8 @@ struct Context {
     local: Vec<Term>,
     transfer: Vec<Term>,
     left_before: Vec<Term>,
+    target_before: Vec<Term>,
+    target_verb: Vec<Term>,
 }
 
 /// The places a deployment serves, and every other place it should recognise.
@@ -66,6 +68,11 @@ pub(crate) struct PlaceMentions {
     pub local: bool,
     /// Whether the question is about moving something between places.
     pub transfer: bool,
+    /// Whether the question asks to do a service in another place (`想在西安办结婚登记`): a place of
+    /// the area elsewhere in it is then only where the person lives or comes from…
+    pub target_elsewhere: bool,
+    /// …unless the question asks for a service in the area too (`要去日本登记结婚，在广东怎么办理未婚公证`).
+    pub target_here: bool,
 }
 
 impl ServiceArea {
@@ -162,6 +169,7 @@ impl ServiceArea {
                 if !self.context.left_before.iter().any(|t| t.ends(before)) {
                     mentions.area = true;
                 }
+                mentions.target_here |= self.is_target(before, after_raw);
                 continue;
             }
             // 从广西、湖南引种: a place listed right after one that comes `from` is a source too.
@@ -179,6 +187,7 @@ impl ServiceArea {
                     && self.context.origin_after.iter().any(|t| t.starts(after)));
             if !origin {
                 mentions.other.push(alias.text.clone());
+                mentions.target_elsewhere |= self.is_target(before, after_raw);
             }
         }
         mentions
@@ -191,6 +200,33 @@ const LIST_SEPARATORS: [&str; 8] = ["、", "和", "或", "及", "与", "/", "and
 
 /// Words before a place that make it, and the places listed after it, where something comes from.
 const LIST_SOURCE_CUES: [&str; 3] = ["从", "来自", "from"];
+
+/// How far after a place a service verb still belongs to it (`在西安雁塔区办`), in characters.
+const TARGET_REACH: usize = 12;
+
+/// What after a service verb makes it done already (`在上海办过营业执照`, `在北京办的`), not asked for.
+const DONE_AFTER_VERB: [char; 4] = ['了', '过', '的', '完'];
+
+impl ServiceArea {
+    /// Whether a place, with `before` and `after` it, is where the question wants a service done:
+    /// a target cue right before it (在) and a service verb in the rest of its clause, not done
+    /// already.
+    fn is_target(&self, before: &str, after: &str) -> bool {
+        if !self.context.target_before.iter().any(|t| t.ends(before)) {
+            return false;
+        }
+        let clause_end = after
+            .char_indices()
+            .find(|&(_, c)| matches!(c, '，' | ',' | '。' | '？' | '?' | '！' | '!' | '；' | ';' | '\n'))
+            .map_or(after.len(), |(at, _)| at);
+        let clause: String = after[..clause_end].chars().take(TARGET_REACH).collect();
+        self.context.target_verb.iter().any(|verb| {
+            clause.match_indices(verb.text.as_str()).any(|(at, found)| {
+                !clause[at + found.len()..].starts_with(DONE_AFTER_VERB)
+            })
+        })
+    }
+}
 
 impl Default for ServiceArea {
     /// [`DEFAULT_AREA`].
@@ -223,6 +259,8 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "local" => &mut context.local,
                 "transfer" => &mut context.transfer,
                 "left_before" => &mut context.left_before,
+                "target_before" => &mut context.target_before,
+                "target_verb" => &mut context.target_verb,
                 _ => return Err(error("unknown directive")),
             };
             target.extend(parse_list(list));
@@ -286,6 +324,23 @@ mod tests {
         assert_eq!(other("上海人才引进"), ["上海"]);
         assert_eq!(other("Shanghai residence permit"), ["shanghai"]);
         assert_eq!(other("new taipei city"), ["new taipei"]);
+    }
+
+    #[test]
+    fn a_service_asked_for_in_another_place_is_its_service() {
+        let area = ServiceArea::default();
+        let target = |text: &str| area.mentions(&fold(text)).target_elsewhere;
+        assert!(target("我户口在广州，打算在西安办结婚登记"));
+        assert!(target("我住在臺北市，想在高雄市申請中低收入老人生活津貼"));
+        assert!(target("想在西安雁塔区办理结婚登记"));
+        // Done there already, or in another clause, or here: not a service of that place.
+        assert!(!target("我在上海办过营业执照，现在想在广州开分店"));
+        assert!(!target("我在北京办的居住证，广州认吗"));
+        assert!(!target("我在西安上学，寒假回广州能办身份证吗"));
+        assert!(!target("想在广州办结婚登记"));
+        assert!(!target("老家在湖南，想在广州办居住证"));
+        let both = area.mentions(&fold("我要去日本登记结婚，对方要未婚证明。在广东怎么办理未婚公证？"));
+        assert!(both.target_here);
     }
 
     #[test]
