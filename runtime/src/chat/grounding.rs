@@ -324,28 +324,24 @@ fn clip_around_best_clause(
         let shared: f32 = char_pairs(clause).iter().filter(|p| wanted.contains(p)).map(&weight).sum();
         (answers(clause), shared)
     };
-    // Clauses with their offsets in characters.
-    let mut clauses = Vec::new();
-    let mut start = 0;
-    let mut offset = 0;
-    for (i, c) in sentence.char_indices() {
-        offset += 1;
+    // The clauses, each with the character it starts at.
+    let mut clauses: Vec<(usize, &str)> = Vec::new();
+    let (mut start_byte, mut start_char) = (0, 0);
+    for (index, (byte, c)) in sentence.char_indices().enumerate() {
         if matches!(c, ',' | '，') {
-            let end = i + c.len_utf8();
-            clauses.push((offset - sentence[start..end].chars().count(), &sentence[start..end]));
-            start = end;
+            let end = byte + c.len_utf8();
+            clauses.push((start_char, &sentence[start_byte..end]));
+            (start_byte, start_char) = (end, index + 1);
         }
     }
-    if start < sentence.len() {
-        clauses.push((offset - sentence[start..].chars().count(), &sentence[start..]));
+    if start_byte < sentence.len() {
+        clauses.push((start_char, &sentence[start_byte..]));
     }
+    // The first of the best clauses.
     let best = clauses
         .iter()
         .map(|&(at, clause)| (clause_score(clause), at, clause.chars().count()))
-        .fold(None, |best: Option<((bool, f32), usize, usize)>, candidate| match best {
-            Some(b) if b.0 >= candidate.0 => Some(b),
-            _ => Some(candidate),
-        });
+        .reduce(|best, clause| if clause.0 > best.0 { clause } else { best });
     match best {
         Some((_, at, len)) if at + len > max_chars => {
             let rest: String = sentence.chars().skip(at).collect();

@@ -36,9 +36,10 @@ pub struct Decline {
 const NAMED_RUN: usize = 4;
 
 /// Whether `request` names one of `hits` (service items, FAQ entries): a run of [`NAMED_RUN`]
-/// Chinese characters of it, folded, occurs in the hit's name. Across every set of out-of-scope
-/// questions written so far (1,660), no request that only weak rules declined did; five chatty
-/// questions about museums, popular-science films and theatre offers of `in_scope_15` did.
+/// Chinese characters of it, folded, occurs in the hit's name. Across the 1,780 out-of-scope
+/// questions of `eval/chat_decline*` (up to set 16), no request that only weak rules declined did;
+/// seven chatty in-scope questions (museums, popular-science films, theatre offers, sports bases,
+/// grain statistics) did.
 pub fn names_an_entry(request: &str, hits: &[govassist_kb::Hit]) -> bool {
     let request: Vec<char> = govassist_kb::text::fold(request).chars().collect();
     let titles: Vec<String> = hits.iter().map(|hit| govassist_kb::text::fold(&hit.title)).collect();
