@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Turn question sets into cases for `examples/quote_eval.rs`: each question with the passages a
-running govassist retrieves for it (the chat's pool of five), its expected ids, and its answer
-string when the set has one (staff sets). Service questions, without answers, are scored by whether
-the quoted passage is an expected one (`--service`).
+"""Turn question sets into cases for `runtime/examples/quote_eval.rs`: each question with the passages
+a running govassist retrieves for it (the chat's pool of five), its expected ids, and its answer
+string when the set has one (staff sets). Service questions, without answers, are scored there by
+whether the quoted passage is an expected one.
 
     target/release/govassist serve --no-model --bind 127.0.0.1:8099 &
     scripts/quote-cases.py --url http://127.0.0.1:8099 knowledge-base/eval/staff_factual_5.jsonl \\

@@ -12,10 +12,7 @@
 
 use std::io::BufRead;
 
-use govassist::chat::grounding;
-
-/// Longest quote, as the chat shows it.
-const QUOTE_CHARS: usize = 120;
+use govassist::chat::{grounding, QUOTE_CHARS};
 
 #[derive(serde::Deserialize)]
 struct Case {

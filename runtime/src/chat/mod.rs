@@ -176,7 +176,7 @@ const QUOTE_POOL: usize = 5;
 const NAMED_ENTRY_HITS: usize = 3;
 
 /// Longest quote of a source shown under an answer, in characters.
-const QUOTE_CHARS: usize = 120;
+pub const QUOTE_CHARS: usize = 120;
 
 /// Turns of history carried into a prompt: two exchanges.
 const HISTORY_TURNS: usize = 4;
