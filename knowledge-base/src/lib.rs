@@ -40,6 +40,7 @@ pub mod glossary;
 pub mod eval;
 pub mod import;
 mod index;
+mod name_ranking;
 pub mod schema;
 pub mod search;
 pub mod text;
@@ -108,6 +109,8 @@ pub struct KnowledgeBase {
     import_lock: Mutex<()>,
     /// Vectors of entries' names, for [`title_match`].
     names: title_match::NameVectors,
+    /// Every entry's name vector, per segment, for [`name_ranking`].
+    name_ranking: name_ranking::NameRanking,
     /// Qualifier meanings that questions name in words, for [`title_match`].
     qualifier_words: title_match::QualifierWords,
 }
@@ -152,6 +155,7 @@ impl KnowledgeBase {
             progress: options.progress,
             import_lock: Mutex::new(()),
             names: title_match::NameVectors::default(),
+            name_ranking: name_ranking::NameRanking::default(),
             qualifier_words: title_match::QualifierWords::default(),
         };
         tracing::debug!(path = %index_dir.display(), entries = kb.doc_count(), "knowledge base opened");
@@ -358,11 +362,18 @@ impl KnowledgeBase {
         search::query_terms(query, k)?; // limits apply to what the caller sent
         let expanded = self.glossary.expand(query);
         let mut query_vector = None;
+        // Names are ranked for questions in another language than the guides, from the names'
+        // vectors that imports left in the cache (none is computed at query time).
+        let by_name = |searcher: &tantivy::Searcher, vector: &[f32], limit: usize| {
+            self.name_ranking.rank(&self.index, searcher, vector, limit, |name| self.vector_cache.as_ref()?.get(name))
+        };
+        let names: Option<search::NameRanker<'_>> =
+            (self.vector_cache.is_some() && name_ranking::mostly_latin(query)).then_some(&by_name);
         let mut hits = search::run(&self.index, &expanded, k.max(title_match::DEPTH), None, || {
             let vector = self.query_vector(&expanded)?;
             query_vector.clone_from(&vector);
             Ok(vector)
-        })?;
+        }, names)?;
         if let Some(vector) = &query_vector {
             title_match::rerank(&mut hits, &expanded, vector, &self.qualifier_words, |name| self.name_vector(name));
         }
@@ -410,7 +421,7 @@ impl KnowledgeBase {
                     known: schema::SERVICE_TEXT_FIELDS.join(", "),
                 })?;
         search::query_terms(query, k)?;
-        search::run(&self.index, query, k, Some(resolved), || Ok(None))
+        search::run(&self.index, query, k, Some(resolved), || Ok(None), None)
     }
 
     /// The query embedding of `text` (unit length, comparable by dot product with other query

@@ -14,7 +14,6 @@
 //! `~/.cache/govassist/models/multilingual-e5-small-q4.bin`. Without it the tests fail (they never
 //! skip): run `govassist models fetch multilingual-e5-small`.
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use govassist_kb::embed::{
