@@ -363,9 +363,14 @@ impl KnowledgeBase {
         let expanded = self.glossary.expand(query);
         let mut query_vector = None;
         // Names are ranked for questions in another language than the guides, from the names'
-        // vectors that imports left in the cache (none is computed at query time).
+        // vectors that imports left in the cache (none is computed at query time). The ranking only
+        // helps: if the names cannot be read, the search goes on with the other two.
         let by_name = |searcher: &tantivy::Searcher, vector: &[f32], limit: usize| {
-            self.name_ranking.rank(&self.index, searcher, vector, limit, |name| self.vector_cache.as_ref()?.get(name))
+            let cached = |name: &str| self.vector_cache.as_ref()?.get(name);
+            self.name_ranking.rank(&self.index, searcher, vector, limit, cached).unwrap_or_else(|error| {
+                tracing::warn!(%error, "cannot rank the entries by name; searching without");
+                Vec::new()
+            })
         };
         let names: Option<search::NameRanker<'_>> =
             (self.vector_cache.is_some() && name_ranking::mostly_latin(query)).then_some(&by_name);

@@ -6,7 +6,8 @@
 //! the field's boost, scored with BM25.
 //!
 //! That lexical ranking is one half of a hybrid search; the other is the dense ranking of the
-//! query's embedding against the entries' vectors ([`crate::dense`]). The two are fused by
+//! query's embedding against the entries' vectors ([`crate::dense`]); a query in another language
+//! than the guides gets a third, by the entries' names ([`crate::name_ranking`]). They are fused by
 //! reciprocal rank ([`fuse`]): ranks, not scores, because BM25 scores and cosines live on unrelated
 //! scales that shift from query to query. A hit's `score` is then its fused score (for the first
 //! few, plus their name's similarity: [`crate::title_match`]): higher is better, comparable within
@@ -114,7 +115,7 @@ const DENSE_WEIGHT: f32 = 1.0;
 const NAME_WEIGHT: f32 = 0.5;
 
 /// A ranking of a searcher's entries by name for a query vector, `limit` long, best first.
-pub(crate) type NameRanker<'a> = &'a dyn Fn(&tantivy::Searcher, &[f32], usize) -> Result<Vec<(f32, DocAddress)>, KbError>;
+pub(crate) type NameRanker<'a> = &'a dyn Fn(&tantivy::Searcher, &[f32], usize) -> Vec<(f32, DocAddress)>;
 
 /// The query vector, computed by the caller (the knowledge base owns the embedding model).
 pub(crate) type QueryVector = Option<Vec<f32>>;
@@ -173,7 +174,7 @@ pub(crate) fn run(
         Some(Some(vector)) => {
             let dense = index.dense.search(&searcher, &vector, k.max(CANDIDATES));
             let by_name = match names {
-                Some(rank) => rank(&searcher, &vector, k.max(CANDIDATES))?,
+                Some(rank) => rank(&searcher, &vector, k.max(CANDIDATES)),
                 None => Vec::new(),
             };
             fuse(&[(&lexical, LEXICAL_WEIGHT), (&dense, DENSE_WEIGHT), (&by_name, NAME_WEIGHT)])
