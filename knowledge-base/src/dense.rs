@@ -25,12 +25,59 @@ use crate::embed::ModelId;
 /// Store blocks kept decompressed while a segment's vectors are read (each block holds many docs).
 const STORE_CACHE_BLOCKS: usize = 32;
 
-/// The vectors of one segment, as a row-major `max_doc x dim` matrix.
-struct SegmentVectors {
+/// The vectors of one segment, as a row-major `max_doc x dim` matrix: the entries' passage vectors
+/// here, their names' in [`crate::name_ranking`].
+pub(crate) struct SegmentVectors {
     dim: usize,
     /// Zeros where a document has no vector (imported while no embedding model was available).
     matrix: Vec<f32>,
     present: Vec<bool>,
+}
+
+impl SegmentVectors {
+    /// The matrix of one vector (or none) per document, in document order; vectors of another
+    /// length than the last one count as missing.
+    pub fn from_rows(rows: Vec<Option<Vec<f32>>>) -> Self {
+        let dim = rows.iter().rev().find_map(|row| row.as_ref().map(Vec::len)).unwrap_or(0);
+        let mut matrix = vec![0.0; rows.len() * dim];
+        let mut present = vec![false; rows.len()];
+        for (doc, row) in rows.into_iter().enumerate() {
+            if let Some(v) = row.filter(|v| v.len() == dim) {
+                matrix[doc * dim..(doc + 1) * dim].copy_from_slice(&v);
+                present[doc] = true;
+            }
+        }
+        SegmentVectors { dim, matrix, present }
+    }
+
+    /// Merges this segment's (the `ordinal`-th of a searcher, read by `reader`) live documents
+    /// into `best`, the `limit` nearest to `query` so far, best first, with their cosine.
+    pub fn nearest(
+        &self,
+        ordinal: usize,
+        reader: &tantivy::SegmentReader,
+        query: &[f32],
+        limit: usize,
+        best: &mut Vec<(f32, DocAddress)>,
+    ) {
+        if self.dim != query.len() {
+            return;
+        }
+        let alive = reader.alive_bitset();
+        for (doc, row) in self.matrix.chunks_exact(self.dim).enumerate() {
+            let doc = doc as u32;
+            if !self.present[doc as usize] || alive.is_some_and(|a| a.is_deleted(doc)) {
+                continue;
+            }
+            let score = dot(row, query);
+            if best.len() == limit && best.last().is_some_and(|&(s, _)| s >= score) {
+                continue;
+            }
+            let at = best.partition_point(|&(s, _)| s >= score);
+            best.insert(at, (score, DocAddress::new(ordinal as u32, doc)));
+            best.truncate(limit);
+        }
+    }
 }
 
 /// Per-segment vector matrices, maintained as a tantivy [`Warmer`]; see the module documentation.
@@ -61,23 +108,7 @@ impl DenseVectors {
                 // Only possible if warming failed; that was logged, lexical search still answers.
                 continue;
             };
-            if vectors.dim != query.len() {
-                continue;
-            }
-            let alive = reader.alive_bitset();
-            for (doc, row) in vectors.matrix.chunks_exact(vectors.dim).enumerate() {
-                let doc = doc as u32;
-                if !vectors.present[doc as usize] || alive.is_some_and(|a| a.is_deleted(doc)) {
-                    continue;
-                }
-                let score = dot(row, query);
-                if best.len() == limit && best.last().is_some_and(|&(s, _)| s >= score) {
-                    continue;
-                }
-                let at = best.partition_point(|&(s, _)| s >= score);
-                best.insert(at, (score, DocAddress::new(ordinal as u32, doc)));
-                best.truncate(limit);
-            }
+            vectors.nearest(ordinal, reader, query, limit, &mut best);
         }
         best
     }
@@ -105,33 +136,16 @@ impl DenseVectors {
 
     fn load_segment(&self, reader: &tantivy::SegmentReader) -> tantivy::Result<SegmentVectors> {
         let store = reader.get_store_reader(STORE_CACHE_BLOCKS)?;
-        let max_doc = reader.max_doc() as usize;
-        let mut rows: Vec<Option<Vec<f32>>> = Vec::with_capacity(max_doc);
-        let mut dim = 0;
+        let mut rows: Vec<Option<Vec<f32>>> = Vec::with_capacity(reader.max_doc() as usize);
         for doc in 0..reader.max_doc() {
             let stored: TantivyDocument = store.get(doc)?;
             let vector = stored
                 .get_first(self.field)
                 .and_then(|v| v.as_bytes())
                 .and_then(|bytes| decode_stored(bytes, self.model?));
-            if let Some(v) = &vector {
-                dim = v.len();
-            }
             rows.push(vector);
         }
-        let mut matrix = vec![0.0; max_doc * dim];
-        let mut present = vec![false; max_doc];
-        for (doc, row) in rows.into_iter().enumerate() {
-            if let Some(v) = row.filter(|v| v.len() == dim) {
-                matrix[doc * dim..(doc + 1) * dim].copy_from_slice(&v);
-                present[doc] = true;
-            }
-        }
-        Ok(SegmentVectors {
-            dim,
-            matrix,
-            present,
-        })
+        Ok(SegmentVectors::from_rows(rows))
     }
 }
 

@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use tantivy::index::SegmentId;
 use tantivy::{DocAddress, Searcher, TantivyDocument};
 
-use crate::dense::dot;
+use crate::dense::SegmentVectors;
 use crate::index::KbIndex;
 use crate::title_match::named_by_title;
 use crate::KbError;
@@ -54,18 +54,10 @@ pub fn mostly_latin(query: &str) -> bool {
     latin > han
 }
 
-/// The name vectors of one segment, as a row-major `max_doc x dim` matrix.
-struct SegmentNames {
-    dim: usize,
-    matrix: Vec<f32>,
-    /// Whether the row holds a vector (a staff passage, or a name missing from the cache: no).
-    present: Vec<bool>,
-}
-
 /// Per-segment name matrices; see the module documentation.
 #[derive(Default)]
 pub(crate) struct NameRanking {
-    segments: Mutex<HashMap<SegmentId, Arc<SegmentNames>>>,
+    segments: Mutex<HashMap<SegmentId, Arc<SegmentVectors>>>,
 }
 
 impl NameRanking {
@@ -83,23 +75,7 @@ impl NameRanking {
         let segments = self.segments_of(index, searcher, &name_vector)?;
         let mut best: Vec<(f32, DocAddress)> = Vec::with_capacity(limit + 1);
         for (ordinal, (reader, names)) in searcher.segment_readers().iter().zip(&segments).enumerate() {
-            if names.dim != query.len() {
-                continue;
-            }
-            let alive = reader.alive_bitset();
-            for (doc, row) in names.matrix.chunks_exact(names.dim).enumerate() {
-                let doc = doc as u32;
-                if !names.present[doc as usize] || alive.is_some_and(|a| a.is_deleted(doc)) {
-                    continue;
-                }
-                let score = dot(row, query);
-                if best.len() == limit && best.last().is_some_and(|&(s, _)| s >= score) {
-                    continue;
-                }
-                let at = best.partition_point(|&(s, _)| s >= score);
-                best.insert(at, (score, DocAddress::new(ordinal as u32, doc)));
-                best.truncate(limit);
-            }
+            names.nearest(ordinal, reader, query, limit, &mut best);
         }
         Ok(best)
     }
@@ -111,7 +87,7 @@ impl NameRanking {
         index: &KbIndex,
         searcher: &Searcher,
         name_vector: &impl Fn(&str) -> Option<Vec<f32>>,
-    ) -> Result<Vec<Arc<SegmentNames>>, KbError> {
+    ) -> Result<Vec<Arc<SegmentVectors>>, KbError> {
         // Held while a segment loads: a concurrent query would only load the same segment again.
         let mut segments = self.segments.lock().unwrap_or_else(|p| p.into_inner());
         let mut current = Vec::with_capacity(searcher.segment_readers().len());
@@ -139,28 +115,16 @@ fn load_segment(
     index: &KbIndex,
     reader: &tantivy::SegmentReader,
     name_vector: &impl Fn(&str) -> Option<Vec<f32>>,
-) -> tantivy::Result<SegmentNames> {
+) -> tantivy::Result<SegmentVectors> {
     let store = reader.get_store_reader(STORE_CACHE_BLOCKS)?;
     let mut rows: Vec<Option<Vec<f32>>> = Vec::with_capacity(reader.max_doc() as usize);
-    let mut dim = 0;
     for doc in 0..reader.max_doc() {
         let stored: TantivyDocument = store.get(doc)?;
         let entry = index.fields.to_entry(&stored);
-        let vector = named_by_title(entry.kind).then(|| name_vector(&entry.title)).flatten();
-        if let Some(v) = &vector {
-            dim = v.len();
-        }
-        rows.push(vector);
+        // Staff passages and names missing from the cache have no row.
+        rows.push(named_by_title(entry.kind).then(|| name_vector(&entry.title)).flatten());
     }
-    let mut matrix = vec![0.0; rows.len() * dim];
-    let mut present = vec![false; rows.len()];
-    for (doc, row) in rows.into_iter().enumerate() {
-        if let Some(v) = row.filter(|v| v.len() == dim) {
-            matrix[doc * dim..(doc + 1) * dim].copy_from_slice(&v);
-            present[doc] = true;
-        }
-    }
-    Ok(SegmentNames { dim, matrix, present })
+    Ok(SegmentVectors::from_rows(rows))
 }
 
 #[cfg(test)]
