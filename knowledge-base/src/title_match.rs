@@ -23,6 +23,10 @@
 //! 转进来 → `转入`, 撤掉 → `注销`); a small table of these meanings ([`QualifierWords`]) adds its
 //! own, smaller evidence.
 //!
+//! Two signals of the same second look read the name's *kind* rather than its words: a progress
+//! lookup (`…进度查询`) fits only a question about how far a case has got ([`PROGRESS_WEIGHT`]),
+//! and a question that names Guangdong or Taipei fits that source's entries ([`SOURCE_WEIGHT`]).
+//!
 //! Staff-document passages keep their places: their "name" is the report's title, the same for
 //! every passage of a report, and says nothing about which passage answers.
 //!
