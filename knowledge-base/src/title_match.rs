@@ -120,7 +120,7 @@ const PROGRESS_CUES: &[&str] = &[
 
 /// Whether the question asks how far a case has got ([`PROGRESS_CUES`]).
 fn asks_progress(question: &str) -> bool {
-    let question = crate::text::fold(question).to_lowercase();
+    let question = crate::text::fold(question);
     PROGRESS_CUES.iter().any(|cue| mentions(&question, cue))
 }
 
@@ -137,13 +137,13 @@ fn is_progress_lookup(name: &str) -> bool {
 /// question set so far, no question naming one source's place was answered by the other's entry.
 pub const SOURCE_WEIGHT: f32 = 0.02;
 
-/// Names of each source's place, folded (lower case).
+/// Names of each source's place, folded.
 const GUANGDONG_NAMES: &[&str] = &["广东", "广州", "粤", "guangdong", "guangzhou", "canton"];
 const TAIPEI_NAMES: &[&str] = &["台北", "taipei"];
 
 /// The kind of entry whose place the question names, when it names one source's place only.
 fn named_source(question: &str) -> Option<DocKind> {
-    let question = crate::text::fold(question).to_lowercase();
+    let question = crate::text::fold(question);
     let names = |places: &[&str]| places.iter().any(|place| mentions(&question, place));
     match (names(GUANGDONG_NAMES), names(TAIPEI_NAMES)) {
         (true, false) => Some(DocKind::ServiceItem),
