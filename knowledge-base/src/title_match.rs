@@ -23,8 +23,9 @@
 //! 转进来 → `转入`, 撤掉 → `注销`); a small table of these meanings ([`QualifierWords`]) adds its
 //! own, smaller evidence.
 //!
-//! Two signals of the same second look read the name's *kind* rather than its words: a progress
-//! lookup (`…进度查询`) fits only a question about how far a case has got ([`PROGRESS_WEIGHT`]),
+//! Three signals of the same second look read the name's *kind* rather than its words: a progress
+//! lookup (`…进度查询`) fits only a question about how far a case has got ([`PROGRESS_WEIGHT`]), an
+//! information lookup (`…信息查询`) a question that asks to look up or check ([`LOOKUP_WEIGHT`]),
 //! and a question that names Guangdong or Taipei fits that source's entries ([`SOURCE_WEIGHT`]).
 //!
 //! Staff-document passages keep their places: their "name" is the report's title, the same for
@@ -118,15 +119,32 @@ const PROGRESS_CUES: &[&str] = &[
     "status", "progress",
 ];
 
-/// Whether the question asks how far a case has got ([`PROGRESS_CUES`]).
-fn asks_progress(question: &str) -> bool {
+/// Whether the question holds one of `cues` (folded; see [`mentions`]).
+fn asks(question: &str, cues: &[&str]) -> bool {
     let question = crate::text::fold(question);
-    PROGRESS_CUES.iter().any(|cue| mentions(&question, cue))
+    cues.iter().any(|cue| mentions(&question, cue))
 }
 
 /// Whether an entry's name is a lookup of a case's progress (`…办证进度查询`, `…辦理進度？`).
 fn is_progress_lookup(name: &str) -> bool {
     crate::text::fold(name).contains("进度")
+}
+
+/// How much a service item that is an information lookup (`职业病诊断医师信息查询`, not a progress
+/// lookup) gains when the question asks to look something up or check it, and loses when it does
+/// not: the lookup and the service it looks into share their words (`职业病诊断资格证书核发`). On our
+/// sets 86 % of the questions answered by such an item hold a cue, 6 % of the others do. Stop 21,
+/// recall@1: `retrieval_holdout_7` +3, `devmix_1` +2, `devmix_2` +1, `devmix_3` +2 (one of its
+/// misses was looked at first), `retrieval_holdout` and `_8` −1 each; at 0.01 the net gain was
+/// smaller, at 0.02 it was lost.
+pub const LOOKUP_WEIGHT: f32 = 0.005;
+
+/// Words that ask to look something up or check it (folded).
+const LOOKUP_CUES: &[&str] = &["查", "核实", "核验", "look up", "check", "verify", "search", "find out"];
+
+/// Whether a service item's name is an information lookup other than a progress lookup.
+fn is_information_lookup(name: &str) -> bool {
+    name.contains("查询") && !is_progress_lookup(name)
 }
 
 /// How much an entry of the other source loses when the question names the place of one: the
@@ -272,7 +290,8 @@ impl Qualifier<'_> {
 /// score plus [`WEIGHT`] × cosine(`query_vector`, their name's vector) plus [`QUALIFIER_WEIGHT`] ×
 /// their [`qualifier_evidence`] by embedding plus [`QUALIFIER_WORD_WEIGHT`] × the same by the
 /// meanings `question` names in words ([`QualifierWords`]), plus or minus [`PROGRESS_WEIGHT`] for a
-/// progress lookup as the question asks for progress or not, minus [`SOURCE_WEIGHT`] for an entry
+/// progress lookup as the question asks for progress or not, the same with [`LOOKUP_WEIGHT`] for an
+/// information lookup, minus [`SOURCE_WEIGHT`] for an entry
 /// of the other source when the question names one source's place; other hits keep their places.
 /// `name_vector` gives the unit vector of a name or a qualifier, or `None` when it cannot (that
 /// term is then left out).
@@ -295,8 +314,9 @@ pub fn rerank(
         Some(scorer) => qualifier_evidence(&movable, scorer),
         None => vec![0.0; movable.len()],
     };
-    let asks_progress = asks_progress(question);
+    let asks_progress = asks(question, PROGRESS_CUES);
     let named_source = named_source(question);
+    let asks_lookup = asks(question, LOOKUP_CUES);
     for ((hit, evidence), words) in movable.iter_mut().zip(evidence).zip(word_evidence) {
         if let Some(vector) = name_vector(&hit.title) {
             hit.score += WEIGHT * cosine(&vector);
@@ -304,6 +324,9 @@ pub fn rerank(
         hit.score += QUALIFIER_WEIGHT * evidence + QUALIFIER_WORD_WEIGHT * words;
         if is_progress_lookup(&hit.title) {
             hit.score += if asks_progress { PROGRESS_WEIGHT } else { -PROGRESS_WEIGHT };
+        }
+        if hit.kind == DocKind::ServiceItem && is_information_lookup(&hit.title) {
+            hit.score += if asks_lookup { LOOKUP_WEIGHT } else { -LOOKUP_WEIGHT };
         }
         if named_source.is_some_and(|kind| kind != hit.kind) {
             hit.score -= SOURCE_WEIGHT;
@@ -591,6 +614,28 @@ mod tests {
         ];
         rerank(&mut shadowing, "回乡证丢了，急着回香港，办什么证件？", &[1.0, 0.0], &QualifierWords::default(), same);
         assert_eq!(shadowing[0].id, "办理中华人民共和国出入境通行证");
+    }
+
+    #[test]
+    fn an_information_lookup_comes_first_only_when_the_question_asks_to_check() {
+        let hits = vec![
+            hit("职业病诊断资格证书核发", DocKind::ServiceItem, 0.10),
+            hit("职业病诊断医师信息查询", DocKind::ServiceItem, 0.098),
+        ];
+        let same = |_: &str| Some(Arc::new(vec![1.0, 0.0]));
+        let first = |question: &str| {
+            let mut hits = hits.clone();
+            rerank(&mut hits, question, &[1.0, 0.0], &QualifierWords::default(), same);
+            hits[0].id.clone()
+        };
+        assert_eq!(first("怎么核实一位医生有没有职业病诊断的资格？"), "职业病诊断医师信息查询");
+        // Without the cue, a lookup first in the fused order yields to the service.
+        let mut lookup_first = vec![
+            hit("职业病诊断医师信息查询", DocKind::ServiceItem, 0.10),
+            hit("职业病诊断资格证书核发", DocKind::ServiceItem, 0.098),
+        ];
+        rerank(&mut lookup_first, "职业病诊断的资格证书怎么申请？", &[1.0, 0.0], &QualifierWords::default(), same);
+        assert_eq!(lookup_first[0].id, "职业病诊断资格证书核发");
     }
 
     #[test]
