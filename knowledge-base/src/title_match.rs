@@ -119,10 +119,9 @@ const PROGRESS_CUES: &[&str] = &[
     "status", "progress",
 ];
 
-/// Whether the question holds one of `cues` (folded; see [`mentions`]).
-fn asks(question: &str, cues: &[&str]) -> bool {
-    let question = crate::text::fold(question);
-    cues.iter().any(|cue| mentions(&question, cue))
+/// Whether the folded question holds one of `cues` (see [`mentions`]).
+fn asks(folded_question: &str, cues: &[&str]) -> bool {
+    cues.iter().any(|cue| mentions(folded_question, cue))
 }
 
 /// Whether an entry's name is a lookup of a case's progress (`…办证进度查询`, `…辦理進度？`).
@@ -159,10 +158,9 @@ pub const SOURCE_WEIGHT: f32 = 0.02;
 const GUANGDONG_NAMES: &[&str] = &["广东", "广州", "粤", "guangdong", "guangzhou", "canton"];
 const TAIPEI_NAMES: &[&str] = &["台北", "taipei"];
 
-/// The kind of entry whose place the question names, when it names one source's place only.
-fn named_source(question: &str) -> Option<DocKind> {
-    let question = crate::text::fold(question);
-    let names = |places: &[&str]| places.iter().any(|place| mentions(&question, place));
+/// The kind of entry whose place the folded question names, when it names one source's place only.
+fn named_source(folded_question: &str) -> Option<DocKind> {
+    let names = |places: &[&str]| places.iter().any(|place| mentions(folded_question, place));
     match (names(GUANGDONG_NAMES), names(TAIPEI_NAMES)) {
         (true, false) => Some(DocKind::ServiceItem),
         (false, true) => Some(DocKind::Faq),
@@ -314,9 +312,10 @@ pub fn rerank(
         Some(scorer) => qualifier_evidence(&movable, scorer),
         None => vec![0.0; movable.len()],
     };
-    let asks_progress = asks(question, PROGRESS_CUES);
-    let named_source = named_source(question);
-    let asks_lookup = asks(question, LOOKUP_CUES);
+    let folded = crate::text::fold(question);
+    let asks_progress = asks(&folded, PROGRESS_CUES);
+    let named_source = named_source(&folded);
+    let asks_lookup = asks(&folded, LOOKUP_CUES);
     for ((hit, evidence), words) in movable.iter_mut().zip(evidence).zip(word_evidence) {
         if let Some(vector) = name_vector(&hit.title) {
             hit.score += WEIGHT * cosine(&vector);
@@ -574,6 +573,14 @@ mod tests {
         assert_eq!(score(&qualifier_of(&change, &cancel)), Some(0.0));
     }
 
+    /// The first hit after reranking `hits` for `question`, every name and qualifier embedded alike
+    /// (so only the fused scores and the word signals decide).
+    fn first_after_rerank(hits: &[Hit], question: &str) -> String {
+        let mut hits = hits.to_vec();
+        rerank(&mut hits, question, &[1.0, 0.0], &QualifierWords::default(), |_| Some(Arc::new(vec![1.0, 0.0])));
+        hits[0].id.clone()
+    }
+
     #[test]
     fn siblings_are_reordered_by_the_qualifier_a_question_names_in_words() {
         // 头一次 names `新办理`, which the embeddings below do not tell from `到期换发`.
@@ -581,12 +588,7 @@ mod tests {
             hit("爆破作业人员许可(到期换发)", DocKind::ServiceItem, 0.10),
             hit("爆破作业人员许可(新办理)", DocKind::ServiceItem, 0.095),
         ];
-        let same = |_: &str| Some(Arc::new(vec![1.0, 0.0]));
-        let first = |question: &str| {
-            let mut hits = hits.clone();
-            rerank(&mut hits, question, &[1.0, 0.0], &QualifierWords::default(), same);
-            hits[0].id.clone()
-        };
+        let first = |question: &str| first_after_rerank(&hits, question);
         assert_eq!(first("头一次申领爆破作业许可证"), "爆破作业人员许可(新办理)");
         // Without such words the fused order stands.
         assert_eq!(first("爆破作业许可证要什么材料"), "爆破作业人员许可(到期换发)");
@@ -598,22 +600,16 @@ mod tests {
             hit("特困人员救助供养业务申请预约", DocKind::ServiceItem, 0.10),
             hit("特困人员救助供养业务进度查询", DocKind::ServiceItem, 0.095),
         ];
-        let same = |_: &str| Some(Arc::new(vec![1.0, 0.0]));
-        let first = |question: &str| {
-            let mut hits = hits.clone();
-            rerank(&mut hits, question, &[1.0, 0.0], &QualifierWords::default(), same);
-            hits[0].id.clone()
-        };
+        let first = |question: &str| first_after_rerank(&hits, question);
         assert_eq!(first("给老人申请了特困供养，审到哪一步了？"), "特困人员救助供养业务进度查询");
         assert_eq!(first("Where can I check the status of my application?"), "特困人员救助供养业务进度查询");
         assert_eq!(first("特困人员救助供养要什么条件？"), "特困人员救助供养业务申请预约");
         // Without the cue, a progress lookup first in the fused order yields to its service.
-        let mut shadowing = vec![
+        let shadowing = vec![
             hit("补发办理往来港澳通行证进度查询", DocKind::ServiceItem, 0.10),
             hit("办理中华人民共和国出入境通行证", DocKind::ServiceItem, 0.095),
         ];
-        rerank(&mut shadowing, "回乡证丢了，急着回香港，办什么证件？", &[1.0, 0.0], &QualifierWords::default(), same);
-        assert_eq!(shadowing[0].id, "办理中华人民共和国出入境通行证");
+        assert_eq!(first_after_rerank(&shadowing, "回乡证丢了，急着回香港，办什么证件？"), "办理中华人民共和国出入境通行证");
     }
 
     #[test]
@@ -622,20 +618,14 @@ mod tests {
             hit("职业病诊断资格证书核发", DocKind::ServiceItem, 0.10),
             hit("职业病诊断医师信息查询", DocKind::ServiceItem, 0.098),
         ];
-        let same = |_: &str| Some(Arc::new(vec![1.0, 0.0]));
-        let first = |question: &str| {
-            let mut hits = hits.clone();
-            rerank(&mut hits, question, &[1.0, 0.0], &QualifierWords::default(), same);
-            hits[0].id.clone()
-        };
+        let first = |question: &str| first_after_rerank(&hits, question);
         assert_eq!(first("怎么核实一位医生有没有职业病诊断的资格？"), "职业病诊断医师信息查询");
         // Without the cue, a lookup first in the fused order yields to the service.
-        let mut lookup_first = vec![
+        let lookup_first = vec![
             hit("职业病诊断医师信息查询", DocKind::ServiceItem, 0.10),
             hit("职业病诊断资格证书核发", DocKind::ServiceItem, 0.098),
         ];
-        rerank(&mut lookup_first, "职业病诊断的资格证书怎么申请？", &[1.0, 0.0], &QualifierWords::default(), same);
-        assert_eq!(lookup_first[0].id, "职业病诊断资格证书核发");
+        assert_eq!(first_after_rerank(&lookup_first, "职业病诊断的资格证书怎么申请？"), "职业病诊断资格证书核发");
     }
 
     #[test]
@@ -644,23 +634,17 @@ mod tests {
             hit("申請成立社區發展協會之流程？", DocKind::Faq, 0.10),
             hit("省留学服务协会申办流程", DocKind::ServiceItem, 0.095),
         ];
-        let same = |_: &str| Some(Arc::new(vec![1.0, 0.0]));
-        let first = |question: &str| {
-            let mut hits = hits.clone();
-            rerank(&mut hits, question, &[1.0, 0.0], &QualifierWords::default(), same);
-            hits[0].id.clone()
-        };
+        let first = |question: &str| first_after_rerank(&hits, question);
         assert_eq!(first("想在廣東省留學服務協會辦理業務，流程是什麼？"), "省留学服务协会申办流程");
         assert_eq!(first("How do I register with the study-abroad association in Guangzhou?"), "省留学服务协会申办流程");
         // No place, or both places: the fused order stands.
         assert_eq!(first("協會辦理業務的流程是什麼？"), "申請成立社區發展協會之流程？");
         assert_eq!(first("我在广州，想问台北的协会怎么成立"), "申請成立社區發展協會之流程？");
-        let mut taipei = vec![
+        let taipei = vec![
             hit("省留学服务协会申办流程", DocKind::ServiceItem, 0.10),
             hit("申請成立社區發展協會之流程？", DocKind::Faq, 0.095),
         ];
-        rerank(&mut taipei, "在臺北成立社區發展協會要什麼流程", &[1.0, 0.0], &QualifierWords::default(), same);
-        assert_eq!(taipei[0].id, "申請成立社區發展協會之流程？");
+        assert_eq!(first_after_rerank(&taipei, "在臺北成立社區發展協會要什麼流程"), "申請成立社區發展協會之流程？");
     }
 
     #[test]
