@@ -70,6 +70,15 @@ const EMBED_BATCH: usize = 32;
 /// progress bar with it.
 pub type ProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
+/// What the fused search found, with what the second look needs ([`title_match`]).
+struct FusedHits {
+    hits: Vec<Hit>,
+    /// The query with the glossary's terms (what both rankings searched).
+    expanded: String,
+    /// The query's vector, when the dense ranking ran.
+    query_vector: Option<Vec<f32>>,
+}
+
 /// What a knowledge base uses besides its index directory.
 #[derive(Clone, Default)]
 pub struct KbOptions {
@@ -359,6 +368,37 @@ impl KnowledgeBase {
     /// ([`glossary`]), for both the lexical and the dense ranking. With a model, the first hits
     /// are then reordered by how close the question is to their names ([`title_match`]).
     pub fn search(&self, query: &str, k: usize) -> Result<Vec<Hit>, KbError> {
+        let FusedHits { mut hits, expanded, query_vector } = self.fused_hits(query, k)?;
+        if let Some(vector) = &query_vector {
+            title_match::rerank(&mut hits, &expanded, vector, &self.qualifier_words, |name| self.name_vector(name));
+        }
+        hits.truncate(k);
+        Ok(hits)
+    }
+
+    /// The first hits of [`KnowledgeBase::search`] before the second look, each service item and FAQ
+    /// entry among them with the [`title_match::Signals`] that the second look weighs (none without a
+    /// model): what `scripts/fit-rerank.py` fits the weights on (`examples/hits.rs --signals`).
+    pub fn signals(&self, query: &str) -> Result<Vec<(Hit, Option<title_match::Signals>)>, KbError> {
+        let FusedHits { hits, expanded, query_vector } = self.fused_hits(query, title_match::DEPTH)?;
+        let mut signals = match &query_vector {
+            Some(vector) => {
+                title_match::signals(&hits, &expanded, vector, &self.qualifier_words, |name| self.name_vector(name))
+            }
+            None => Vec::new(),
+        }
+        .into_iter()
+        .peekable();
+        Ok(hits
+            .into_iter()
+            .enumerate()
+            .map(|(i, hit)| (hit, signals.next_if(|(place, _)| *place == i).map(|(_, s)| s)))
+            .collect())
+    }
+
+    /// The first `k` hits (at least [`title_match::DEPTH`]) of both rankings fused, before the
+    /// second look.
+    fn fused_hits(&self, query: &str, k: usize) -> Result<FusedHits, KbError> {
         search::query_terms(query, k)?; // limits apply to what the caller sent
         let expanded = self.glossary.expand(query);
         let mut query_vector = None;
@@ -374,16 +414,12 @@ impl KnowledgeBase {
         };
         let names: Option<search::NameRanker<'_>> =
             (self.vector_cache.is_some() && name_ranking::mostly_latin(query)).then_some(&by_name);
-        let mut hits = search::run(&self.index, &expanded, k.max(title_match::DEPTH), None, || {
+        let hits = search::run(&self.index, &expanded, k.max(title_match::DEPTH), None, || {
             let vector = self.query_vector(&expanded)?;
             query_vector.clone_from(&vector);
             Ok(vector)
         }, names)?;
-        if let Some(vector) = &query_vector {
-            title_match::rerank(&mut hits, &expanded, vector, &self.qualifier_words, |name| self.name_vector(name));
-        }
-        hits.truncate(k);
-        Ok(hits)
+        Ok(FusedHits { hits, expanded, query_vector })
     }
 
     /// The `passage: ` embedding of an entry's name: remembered, else from the vector cache (where

@@ -6,7 +6,7 @@
 //! from its name *and* its agency, audience, conditions and materials, which are nearly the same
 //! across the family, and BM25 sees the shared words. The name alone is where the members differ,
 //! so the service items and FAQ entries among the first [`DEPTH`] hits are reordered by their fused
-//! score plus [`WEIGHT`] × the cosine between the question's vector and the embedding of the name
+//! score plus a weight × the cosine between the question's vector and the embedding of the name
 //! alone (a `passage: ` embedding, like the entries').
 //!
 //! Within a family, the name's embedding still barely differs (one word in twenty). So siblings
@@ -21,20 +21,28 @@
 //!
 //! Some qualifiers are short words whose meaning the embedding barely places (头一次 → `新办理`,
 //! 转进来 → `转入`, 撤掉 → `注销`); a small table of these meanings ([`QualifierWords`]) adds its
-//! own, smaller evidence.
+//! own evidence. Its meanings came from the misses of the retrieval holdouts: 出省, 港澳, 台湾,
+//! 外国人, 占编, 聘用, 非法人, 委托, 换领 after `_7`; 注销 as 交回/不再用, 军队 against 武警, 本地户口,
+//! 再审 after `_9` (作废 and 个人/企业 were tried and dropped: 过期作废 is expiry, and 企业 is in
+//! 民办非企业单位 and 企业养老保险).
 //!
 //! Three signals of the same second look read the name's *kind* rather than its words: a progress
-//! lookup (`…进度查询`) fits only a question about how far a case has got ([`PROGRESS_WEIGHT`]), an
-//! information lookup (`…信息查询`) a question that asks to look up or check ([`LOOKUP_WEIGHT`]),
-//! and a question that names Guangdong or Taipei fits that source's entries ([`SOURCE_WEIGHT`]).
+//! lookup (`…进度查询`) fits only a question about how far a case has got, an information lookup
+//! (`…信息查询`) a question that asks to look up or check, and a question that names Guangdong or
+//! Taipei fits that source's entries. Two more read the question's own characters: how much of the
+//! name it writes out, and how much more of one sibling's qualifier than of the others'
+//! (`现役武警` against `退役武警`, `一级` against `二级`: words the embedding places close together).
 //!
 //! Staff-document passages keep their places: their "name" is the report's title, the same for
 //! every passage of a report, and says nothing about which passage answers.
 //!
-//! Tuned on a question set written for it (`eval/retrieval_holdout.jsonl`, 200 questions) and
-//! checked on the dev set and the staff questions: recall@1 0.750 → 0.785 on the first, 0.92 → 0.96
-//! on the second, the staff questions unchanged (0.975). Weights from 0.3 to 0.4 give the same
-//! figures, which is why the choice is not a fit to a few questions.
+//! Each hit's [`Signals`] are combined by fixed [`WEIGHTS`]. Until stop 21 they were set by hand,
+//! one signal at a time (name 0.3, qualifier 0.05, …); stop 22 fitted all of them together
+//! (`scripts/fit-rerank.py`: a softmax over each question's candidates, on the 1,850 service questions
+//! of `eval/retrieval_holdout*.jsonl`, `devmix_1`–`_3` and the dev set, whose misses had been read).
+//! Leaving each of those sets out of the fit in turn, recall@1 over them went 1,508 → 1,523; on the
+//! fresh `devmix_4` (150, never fitted on) 0.820 → 0.893; `en_dev` (not fitted on) 0.525 → 0.55.
+//! The fit weighs the name far more than the hand weights did (0.78 against 0.3 of the fused score).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -45,12 +53,6 @@ use crate::DocKind;
 /// How many of the first hits are reordered. The family members sit within the first few; going
 /// deeper lets a far-down hit with a lucky name jump over the evidence of both rankings.
 pub const DEPTH: usize = 5;
-
-/// How much the name's cosine adds to a hit's fused score. Fused scores of neighbouring ranks
-/// differ by ~0.002–0.01 (reciprocal-rank fusion, see [`crate::search`]); name cosines of a
-/// family's members differ by ~0.01–0.05, so at 0.3 a clearly closer name outweighs one or two
-/// ranks, not more.
-pub const WEIGHT: f32 = 0.3;
 
 /// Whether entries of this kind are named by their title (see the module documentation).
 pub fn named_by_title(kind: DocKind) -> bool {
@@ -81,36 +83,6 @@ impl NameVectors {
     }
 }
 
-/// How much the question's closeness to a hit's qualifier, against its siblings', adds to the
-/// hit's score ([`qualifier_evidence`]). Qualifier cosines of siblings differ by ~0.02–0.1, so a
-/// clearly named qualifier moves a hit up a rank or two. Tuned on the same sets as [`WEIGHT`]
-/// (0.05 and 0.1 gain on some and lose on none but the first holdout at 0.1; 0.2 loses more).
-pub const QUALIFIER_WEIGHT: f32 = 0.05;
-
-/// How much each point of [`QualifierWords`] evidence adds to a hit's score: a qualifier the
-/// question names in words (头一次 for `新办理`, 转进来 for `转入`) moves its item up about a rank
-/// of fused evidence, as the closer qualifier embedding does, not more. On the first five
-/// retrieval holdouts (not used to write the table), recall@1 was unchanged at 0.005 but for
-/// `retrieval_holdout_4` 0.76 → 0.773; at 0.01 that gain was halved, and at 0.02 three sets lost.
-/// Matching name words across the qualifier's edge ([`Qualifier::holds`]) and the meanings added
-/// after `retrieval_holdout_7` was measured (出省, 港澳, 台湾, 外国人, 占编, 聘用, 非法人, 委托,
-/// 换领) took recall@1 on it 0.693 → 0.727, on the dev set 0.96 → 0.98, `_3` +1, `_5` +2, `_6` −1
-/// (香港 lifted a 港澳台居民 item above a non-sibling answer).
-/// Stop 20 added, from the misses of `retrieval_holdout_9` (注销 written as 交回/不再用/不养了; 军队
-/// against 武警; 本地户口 for 大陆居民; 再审 for 复查): recall@1 on it 0.72 → 0.753, `devmix_1` +1,
-/// the other holdouts, the dev set and the fresh `devmix_2` unchanged. (作废 and 个人/企业 were tried
-/// and dropped: 过期作废 is expiry, and 企业 is in 民办非企业单位 and 企业养老保险.)
-pub const QUALIFIER_WORD_WEIGHT: f32 = 0.005;
-
-/// How much a progress lookup (`…进度查询`) among the first hits gains when the question asks how
-/// far a case has got, and loses when it does not. Such lookups shadow their service (`补发办理往来港澳
-/// 通行证进度查询` above `办理中华人民共和国出入境通行证` for a lost permit) and their siblings
-/// (`…业务申请预约` above `…业务进度查询` for 审到哪一步了): their names hold the service's words.
-/// Stop 21, recall@1: `retrieval_holdout_3`, `_4`, `_7`, `_8` and `devmix_2` +1 question each,
-/// `devmix_3` +2 (two of its misses were looked at first), no set lost one; 0.02 gave the same,
-/// 0.005 half the gain. A neighbouring rank of fused evidence is worth ~0.002–0.01.
-pub const PROGRESS_WEIGHT: f32 = 0.01;
-
 /// Words that ask how far one's case has got (folded); every question of our sets whose answer is
 /// a progress lookup holds one.
 const PROGRESS_CUES: &[&str] = &[
@@ -129,15 +101,6 @@ fn is_progress_lookup(name: &str) -> bool {
     crate::text::fold(name).contains("进度")
 }
 
-/// How much a service item that is an information lookup (`职业病诊断医师信息查询`, not a progress
-/// lookup) gains when the question asks to look something up or check it, and loses when it does
-/// not: the lookup and the service it looks into share their words (`职业病诊断资格证书核发`). On our
-/// sets 86 % of the questions answered by such an item hold a cue, 6 % of the others do. Stop 21,
-/// recall@1: `retrieval_holdout_7` +3, `devmix_1` +2, `devmix_2` +1, `devmix_3` +2 (one of its
-/// misses was looked at first), `retrieval_holdout` and `_8` −1 each; at 0.01 the net gain was
-/// smaller, at 0.02 it was lost.
-pub const LOOKUP_WEIGHT: f32 = 0.005;
-
 /// Words that ask to look something up or check it (folded).
 const LOOKUP_CUES: &[&str] = &["查", "核实", "核验", "look up", "check", "verify", "search", "find out"];
 
@@ -145,14 +108,6 @@ const LOOKUP_CUES: &[&str] = &["查", "核实", "核验", "look up", "check", "v
 fn is_information_lookup(name: &str) -> bool {
     name.contains("查询") && !is_progress_lookup(name)
 }
-
-/// How much an entry of the other source loses when the question names the place of one: the
-/// service items are Guangdong's and Guangzhou's, the FAQ entries Taipei's. A Traditional-script
-/// question about a Guangdong service (`想在廣東省留學服務協會辦理業務…`) shares its script, and so
-/// many words, with the Taipei FAQ. Stop 21, recall@1: `retrieval_holdout_8`, `devmix_1`, `devmix_2`
-/// and `en_dev` +1 question each, no set lost one (0.04: `en_dev` +3; 0.01: half the gain). On every
-/// question set so far, no question naming one source's place was answered by the other's entry.
-pub const SOURCE_WEIGHT: f32 = 0.02;
 
 /// Names of each source's place, folded.
 const GUANGDONG_NAMES: &[&str] = &["广东", "广州", "粤", "guangdong", "guangzhou", "canton"];
@@ -284,57 +239,166 @@ impl Qualifier<'_> {
     }
 }
 
-/// Reorders the service items and FAQ entries among the first [`DEPTH`] `hits` (in place) by fused
-/// score plus [`WEIGHT`] × cosine(`query_vector`, their name's vector) plus [`QUALIFIER_WEIGHT`] ×
-/// their [`qualifier_evidence`] by embedding plus [`QUALIFIER_WORD_WEIGHT`] × the same by the
-/// meanings `question` names in words ([`QualifierWords`]), plus or minus [`PROGRESS_WEIGHT`] for a
-/// progress lookup as the question asks for progress or not, the same with [`LOOKUP_WEIGHT`] for an
-/// information lookup, minus [`SOURCE_WEIGHT`] for an entry
-/// of the other source when the question names one source's place; other hits keep their places.
-/// `name_vector` gives the unit vector of a name or a qualifier, or `None` when it cannot (that
-/// term is then left out).
+/// What the second look knows of one of the first hits; [`Signals::score`] weighs it.
+///
+/// Every field is a number that the weights in [`WEIGHTS`] multiply, in this order.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Signals {
+    /// The fused score of both rankings ([`crate::search`]).
+    pub fused: f32,
+    /// Cosine between the question and the entry's name alone; 0 when the name has no vector.
+    pub name: f32,
+    /// How much closer the question is to the qualifier than to its siblings' ([`qualifier_evidence`]).
+    pub qualifier: f32,
+    /// The same, by the meanings the question names in words ([`QualifierWords`]).
+    pub qualifier_words: f32,
+    /// +1 for a progress lookup (`…进度查询`) when the question asks how far a case has got, −1 when
+    /// it does not ([`PROGRESS_CUES`]); 0 for other entries.
+    pub progress: f32,
+    /// +1 / −1 likewise for an information lookup (`…信息查询`) by whether the question asks to look
+    /// something up or check it ([`LOOKUP_CUES`]).
+    pub lookup: f32,
+    /// 1 for an entry of the other source than the one place the question names (the service
+    /// items are Guangdong's, the FAQ Taipei's).
+    pub other_source: f32,
+    /// How many more of the qualifier's character pairs than of its siblings' the question writes
+    /// ([`qualifier_evidence`] with [`written_share`]): 现役武警 against 退役, 一级 against 二级.
+    pub qualifier_written: f32,
+    /// The share of the name's character pairs the question writes ([`written_share`]): a name
+    /// with words the question never uses (`…(省属技工学校设立审批)` against `技工学校的设立审批`)
+    /// fits it less.
+    pub name_written: f32,
+    /// 1 for a Taipei FAQ entry.
+    pub faq: f32,
+}
+
+impl Signals {
+    /// The signals' names, in the order of [`Signals::values`] and [`WEIGHTS`].
+    pub const NAMES: [&'static str; 10] = [
+        "fused", "name", "qualifier", "qualifier_words", "progress", "lookup", "other_source",
+        "qualifier_written", "name_written", "faq",
+    ];
+
+    pub fn values(&self) -> [f32; 10] {
+        [
+            self.fused, self.name, self.qualifier, self.qualifier_words, self.progress, self.lookup,
+            self.other_source, self.qualifier_written, self.name_written, self.faq,
+        ]
+    }
+
+    /// The hit's score after the second look: [`WEIGHTS`] · [`Signals::values`].
+    pub fn score(&self) -> f32 {
+        self.values().iter().zip(WEIGHTS).map(|(value, weight)| value * weight).sum()
+    }
+}
+
+/// The weights of [`Signals`], fitted by `scripts/fit-rerank.py` (see there and the module
+/// documentation): the fused score keeps weight 1, so the others are in its units, where
+/// neighbouring ranks differ by ~0.002–0.01.
+pub const WEIGHTS: [f32; 10] =
+    [1.0, 0.7767, 0.08452, 0.01323, 0.06644, 0.007979, -0.03295, 0.008374, 0.03177, -0.01195];
+
+/// The signals of the service items and FAQ entries among the first [`DEPTH`] `hits`, with their
+/// places in `hits`; staff passages have none (see the module documentation). `name_vector`
+/// gives the unit vector of a name or a qualifier, or `None` when it cannot (that signal is then 0).
+pub fn signals(
+    hits: &[Hit],
+    question: &str,
+    query_vector: &[f32],
+    qualifier_words: &QualifierWords,
+    mut name_vector: impl FnMut(&str) -> Option<Arc<Vec<f32>>>,
+) -> Vec<(usize, Signals)> {
+    let depth = hits.len().min(DEPTH);
+    let places: Vec<usize> = (0..depth).filter(|&i| named_by_title(hits[i].kind)).collect();
+    let named: Vec<Hit> = places.iter().map(|&i| hits[i].clone()).collect();
+    let cosine = |v: &[f32]| v.iter().zip(query_vector).map(|(a, b)| a * b).sum::<f32>();
+    let qualifier = qualifier_evidence(&named, |qualifier| name_vector(&qualifier.text()).map(|v| cosine(&v)));
+    let qualifier_words = match qualifier_words.scorer(question) {
+        Some(scorer) => qualifier_evidence(&named, scorer),
+        None => vec![0.0; named.len()],
+    };
+    let folded = crate::text::fold(question);
+    let pairs = CharPairs::of(&folded);
+    let qualifier_written = qualifier_evidence(&named, |qualifier| pairs.written_share(&qualifier.text()));
+    let asks_progress = asks(&folded, PROGRESS_CUES);
+    let asks_lookup = asks(&folded, LOOKUP_CUES);
+    let named_source = named_source(&folded);
+    let sign = |yes: bool| if yes { 1.0 } else { -1.0 };
+    places
+        .into_iter()
+        .zip(&named)
+        .enumerate()
+        .map(|(i, (place, hit))| {
+            let signals = Signals {
+                fused: hit.score,
+                name: name_vector(&hit.title).map_or(0.0, |v| cosine(&v)),
+                qualifier: qualifier[i],
+                qualifier_words: qualifier_words[i],
+                progress: if is_progress_lookup(&hit.title) { sign(asks_progress) } else { 0.0 },
+                lookup: if hit.kind == DocKind::ServiceItem && is_information_lookup(&hit.title) {
+                    sign(asks_lookup)
+                } else {
+                    0.0
+                },
+                other_source: if named_source.is_some_and(|kind| kind != hit.kind) { 1.0 } else { 0.0 },
+                qualifier_written: qualifier_written[i],
+                name_written: pairs.written_share(&hit.title).unwrap_or(0.0),
+                faq: if hit.kind == DocKind::Faq { 1.0 } else { 0.0 },
+            };
+            (place, signals)
+        })
+        .collect()
+}
+
+/// Reorders the service items and FAQ entries among the first [`DEPTH`] `hits` (in place) by the
+/// score of their [`signals`]; other hits keep their places.
 pub fn rerank(
     hits: &mut [Hit],
     question: &str,
     query_vector: &[f32],
     qualifier_words: &QualifierWords,
-    mut name_vector: impl FnMut(&str) -> Option<Arc<Vec<f32>>>,
+    name_vector: impl FnMut(&str) -> Option<Arc<Vec<f32>>>,
 ) {
-    let depth = hits.len().min(DEPTH);
-    let places: Vec<usize> = (0..depth).filter(|&i| named_by_title(hits[i].kind)).collect();
-    if places.len() < 2 {
+    let signals = signals(hits, question, query_vector, qualifier_words, name_vector);
+    if signals.len() < 2 {
         return;
     }
-    let mut movable: Vec<Hit> = places.iter().map(|&i| hits[i].clone()).collect();
-    let cosine = |v: &[f32]| v.iter().zip(query_vector).map(|(a, b)| a * b).sum::<f32>();
-    let evidence = qualifier_evidence(&movable, |qualifier| name_vector(&qualifier.text()).map(|v| cosine(&v)));
-    let word_evidence = match qualifier_words.scorer(question) {
-        Some(scorer) => qualifier_evidence(&movable, scorer),
-        None => vec![0.0; movable.len()],
-    };
-    let folded = crate::text::fold(question);
-    let asks_progress = asks(&folded, PROGRESS_CUES);
-    let named_source = named_source(&folded);
-    let asks_lookup = asks(&folded, LOOKUP_CUES);
-    for ((hit, evidence), words) in movable.iter_mut().zip(evidence).zip(word_evidence) {
-        if let Some(vector) = name_vector(&hit.title) {
-            hit.score += WEIGHT * cosine(&vector);
-        }
-        hit.score += QUALIFIER_WEIGHT * evidence + QUALIFIER_WORD_WEIGHT * words;
-        if is_progress_lookup(&hit.title) {
-            hit.score += if asks_progress { PROGRESS_WEIGHT } else { -PROGRESS_WEIGHT };
-        }
-        if hit.kind == DocKind::ServiceItem && is_information_lookup(&hit.title) {
-            hit.score += if asks_lookup { LOOKUP_WEIGHT } else { -LOOKUP_WEIGHT };
-        }
-        if named_source.is_some_and(|kind| kind != hit.kind) {
-            hit.score -= SOURCE_WEIGHT;
-        }
-    }
+    let mut movable: Vec<Hit> = signals
+        .iter()
+        .map(|(place, signals)| Hit { score: signals.score(), ..hits[*place].clone() })
+        .collect();
     // Stable: equal scores keep the fused order.
     movable.sort_by(|a, b| b.score.total_cmp(&a.score));
-    for (place, hit) in places.into_iter().zip(movable) {
+    for ((place, _), hit) in signals.into_iter().zip(movable) {
         hits[place] = hit;
+    }
+}
+
+/// The character pairs of a folded question, for how much of a name it writes out.
+struct CharPairs {
+    pairs: std::collections::HashSet<(char, char)>,
+    chars: std::collections::HashSet<char>,
+}
+
+impl CharPairs {
+    fn of(folded_question: &str) -> Self {
+        let chars: Vec<char> = folded_question.chars().filter(|c| c.is_alphanumeric()).collect();
+        CharPairs { pairs: chars.windows(2).map(|w| (w[0], w[1])).collect(), chars: chars.into_iter().collect() }
+    }
+
+    /// The share of `text`'s character pairs (its one character, for a single one) that the
+    /// question holds, after folding and without punctuation; `None` for a text with no letters.
+    /// Pairs, not characters: 牙医 shares 医 with 中医 but no pair.
+    fn written_share(&self, text: &str) -> Option<f32> {
+        let text: Vec<char> = crate::text::fold(text).chars().filter(|c| c.is_alphanumeric()).collect();
+        match text.as_slice() {
+            [] => None,
+            [one] => Some(if self.chars.contains(one) { 1.0 } else { 0.0 }),
+            _ => {
+                let written = text.windows(2).filter(|w| self.pairs.contains(&(w[0], w[1]))).count();
+                Some(written as f32 / (text.len() - 1) as f32)
+            }
+        }
     }
 }
 
@@ -438,7 +502,7 @@ mod tests {
             hit("省内变更", DocKind::ServiceItem, 0.10),
             hit("report#1", DocKind::StaffDoc, 0.095),
             hit("出省变更", DocKind::ServiceItem, 0.09),
-            hit("faq", DocKind::Faq, 0.05),
+            hit("faq", DocKind::Faq, 0.06),
             hit("far", DocKind::ServiceItem, 0.04),
             hit("beyond the depth", DocKind::ServiceItem, 0.03),
         ];
@@ -631,7 +695,7 @@ mod tests {
     #[test]
     fn a_named_place_puts_its_own_source_first() {
         let hits = vec![
-            hit("申請成立社區發展協會之流程？", DocKind::Faq, 0.10),
+            hit("申請成立社區發展協會之流程？", DocKind::Faq, 0.11),
             hit("省留学服务协会申办流程", DocKind::ServiceItem, 0.095),
         ];
         let first = |question: &str| first_after_rerank(&hits, question);
@@ -645,6 +709,29 @@ mod tests {
             hit("申請成立社區發展協會之流程？", DocKind::Faq, 0.095),
         ];
         assert_eq!(first_after_rerank(&taipei, "在臺北成立社區發展協會要什麼流程"), "申請成立社區發展協會之流程？");
+    }
+
+    #[test]
+    fn the_written_share_counts_character_pairs_after_folding() {
+        let pairs = CharPairs::of(&crate::text::fold("我是現役武警，想換地方的牙醫執業證"));
+        assert_eq!(pairs.written_share("现役"), Some(1.0));
+        assert_eq!(pairs.written_share("现"), Some(1.0));
+        assert_eq!(pairs.written_share("退役"), Some(0.0)); // 役 alone is no pair
+        assert_eq!(pairs.written_share("中医"), Some(0.0)); // shares 医, not a pair
+        assert_eq!(pairs.written_share("(武警)执业"), Some(2.0 / 3.0)); // 武警, 执业; not 警执
+        assert_eq!(pairs.written_share("（）"), None);
+    }
+
+    #[test]
+    fn a_qualifier_the_question_writes_out_reorders_siblings() {
+        let hits = vec![
+            hit("机动车驾驶证持军警驾驶证申领(退役武警持武装警察部队驾驶证申请)", DocKind::ServiceItem, 0.100),
+            hit("机动车驾驶证持军警驾驶证申领(现役武警持武装警察部队驾驶证申请)", DocKind::ServiceItem, 0.095),
+        ];
+        let first = |question: &str| first_after_rerank(&hits, question);
+        assert_eq!(first("我是现役武警，部队的驾驶证怎么换成地方的？"), hits[1].id);
+        // Neither written: the fused order stands.
+        assert_eq!(first("武警部队的驾驶证怎么换成地方的？"), hits[0].id);
     }
 
     #[test]
