@@ -253,18 +253,18 @@ pub struct Signals {
     /// The same, by the meanings the question names in words ([`QualifierWords`]).
     pub qualifier_words: f32,
     /// +1 for a progress lookup (`…进度查询`) when the question asks how far a case has got, −1 when
-    /// it does not ([`PROGRESS_CUES`]); 0 for other entries.
+    /// it does not (`PROGRESS_CUES`); 0 for other entries.
     pub progress: f32,
     /// +1 / −1 likewise for an information lookup (`…信息查询`) by whether the question asks to look
-    /// something up or check it ([`LOOKUP_CUES`]).
+    /// something up or check it (`LOOKUP_CUES`).
     pub lookup: f32,
     /// 1 for an entry of the other source than the one place the question names (the service
     /// items are Guangdong's, the FAQ Taipei's).
     pub other_source: f32,
     /// How many more of the qualifier's character pairs than of its siblings' the question writes
-    /// ([`qualifier_evidence`] with [`written_share`]): 现役武警 against 退役, 一级 against 二级.
+    /// ([`qualifier_evidence`] with `CharPairs::written_share`): 现役武警 against 退役, 一级 against 二级.
     pub qualifier_written: f32,
-    /// The share of the name's character pairs the question writes ([`written_share`]): a name
+    /// The share of the name's character pairs the question writes (`CharPairs::written_share`): a name
     /// with words the question never uses (`…(省属技工学校设立审批)` against `技工学校的设立审批`)
     /// fits it less.
     pub name_written: f32,
