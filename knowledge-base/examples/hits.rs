@@ -6,9 +6,9 @@
 //! cargo run -p govassist-kb --example hits --release -- INDEX_DIR QUESTIONS.jsonl [--signals] [--k 5]
 //! ```
 //!
-//! The search is hybrid, with the e5 model and the vector cache where `govassist models fetch` puts
-//! them (`~/.cache/govassist/models`); INDEX_DIR is a data directory's `index/` (any `govassist`
-//! command makes one). Lines: `{"id", "expected_ids", "hits": [{"id", "title", "kind", "score",
+//! The search is hybrid, with the e5 model at `$GOVASSIST_EMBED_MODEL`, else where `govassist models
+//! fetch` puts it (`~/.cache/govassist/models`), and the vector cache beside it; INDEX_DIR is a data
+//! directory's `index/` (any `govassist` command makes one). Lines: `{"id", "expected_ids", "hits": [{"id", "title", "kind", "score",
 //! "signals"?}]}`.
 
 use std::path::{Path, PathBuf};
@@ -29,11 +29,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let [index, questions] = paths.as_slice() else { return Err(usage.into()) };
-    let home = std::env::var_os("HOME").unwrap_or_default();
-    let models = Path::new(&home).join(".cache/govassist/models");
+    let model = std::env::var_os("GOVASSIST_EMBED_MODEL").map(PathBuf::from).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").unwrap_or_default();
+        Path::new(&home).join(".cache/govassist/models").join(MODEL_FILE_NAME)
+    });
+    // The vector cache lies beside the model, where the runtime keeps it.
+    let vectors = model.with_file_name("vectors").join(MODEL_FILE_NAME);
     let options = KbOptions {
-        embedder: Some(Arc::new(Embedder::load(&models.join(MODEL_FILE_NAME))?)),
-        vector_cache: Some(models.join("vectors").join(MODEL_FILE_NAME)),
+        embedder: Some(Arc::new(Embedder::load(&model)?)),
+        vector_cache: Some(vectors),
         ..KbOptions::default()
     };
     let kb = KnowledgeBase::open_with(index, options)?;

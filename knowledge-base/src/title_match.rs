@@ -273,12 +273,7 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// The signals' names, in the order of [`Signals::values`] and [`WEIGHTS`].
-    pub const NAMES: [&'static str; 10] = [
-        "fused", "name", "qualifier", "qualifier_words", "progress", "lookup", "other_source",
-        "qualifier_written", "name_written", "faq",
-    ];
-
+    /// The signals in the order of the fields, which [`WEIGHTS`] and `scripts/fit-rerank.py` follow.
     pub fn values(&self) -> [f32; 10] {
         [
             self.fused, self.name, self.qualifier, self.qualifier_words, self.progress, self.lookup,
