@@ -109,6 +109,8 @@ const ASKED_FIELDS: [(&[&str], &[&str]); 6] = [
         &[
             "材料", "带什么", "带啥", "准备什么", "准备啥", "准备哪些", "交什么", "交啥", "交哪些", "提交什么", "哪些文件", "什么文件",
             "什么证件", "要带", "document", "paperwork", "papers", "materials",
+            // The forms to fill are among the materials (`最高开票限额申请单`).
+            "哪张表", "什么表", "哪些表", "哪个表", "哪份", "申请表", "表格", "填什么", "which form", "what form",
         ],
         &["申请材料"],
     ),
@@ -608,6 +610,13 @@ mod tests {
         assert_eq!(check.flagged.len(), 1);
         assert_eq!(check.flagged[0].reason, "figure_not_in_source");
         assert_eq!(check.flagged[0].figure.as_deref(), Some("300"));
+    }
+
+    #[test]
+    fn the_form_to_fill_is_asked_of_the_materials() {
+        for question in ["提高最高开票限额要填哪张表？", "需要填什么申请吗？", "Which form do I fill in?"] {
+            assert_eq!(asked_fields(question), [&["申请材料"][..]], "{question}");
+        }
     }
 
     #[test]

@@ -95,6 +95,35 @@ impl SkillRouter {
     }
 }
 
+/// The message asks what a matter requires (`要填哪张表？`, `需要填什么申请吗？`,
+/// `which form do I need?`) and asks no one to do anything (`帮我填…`): a
+/// question for the service guide, whose 申请材料 name the form, not a request
+/// for the form pre-fill skill, whose examples it sits close to.
+pub fn asks_what_is_required(text: &str) -> bool {
+    let folded = govassist_kb::text::fold(text).to_lowercase();
+    const REQUESTS: [&str; 9] = ["帮我", "帮忙", "给我", "替我", "请你", "麻烦你", "help me", "fill in", "fill out"];
+    if REQUESTS.iter().any(|r| folded.contains(r)) {
+        return false;
+    }
+    const WHICH: [&str; 7] = ["哪张", "哪份", "哪个", "哪些", "什么", "啥", "哪种"];
+    // Not a bare 单: `哪个单位` asks for an office.
+    const FORMS: [&str; 5] = ["表", "单子", "申请单", "申请", "材料"];
+    let chinese = folded.char_indices().any(|(at, _)| {
+        let rest = &folded[at..];
+        WHICH.iter().any(|w| {
+            rest.strip_prefix(w).is_some_and(|after| {
+                // `哪张申请表`, `什么表格`: the form within a few characters of the question word.
+                let window: String = after.chars().take(4).collect();
+                FORMS.iter().any(|f| window.contains(f))
+            })
+        })
+    });
+    let english = ["which form", "what form", "which application form", "what application form", "what forms"]
+        .iter()
+        .any(|q| folded.contains(q));
+    chinese || english
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -580,6 +609,21 @@ mod tests {
             "booking_id": { "type": "string" },
             "founded_year": { "type": "integer" }
         }})
+    }
+
+    #[test]
+    fn which_form_is_a_question_for_the_guide_not_a_request() {
+        for text in [
+            "税控系统提示我专票的开票限额不够用，想申请提高最高开票限额，要填哪张表？",
+            "想正式咨询一下海洋功能区划的政策，需要填什么申请吗？",
+            "向省人社厅申请公开政府信息，要填什么表？",
+            "Which form do I need for a tax invoice limit increase?",
+        ] {
+            assert!(asks_what_is_required(text), "{text}");
+        }
+        for text in ["帮我填一下申请表", "帮我预填这个事项的申请表，要填哪张表你看着办", "用我的身份证号预填表格", "Pre-fill the application form for me", "明天上午能预约吗？"] {
+            assert!(!asks_what_is_required(text), "{text}");
+        }
     }
 
     #[test]
