@@ -148,6 +148,8 @@ impl ServiceArea {
             ..PlaceMentions::default()
         };
         let mut last_source_end: Option<usize> = None;
+        // Where a "here" word follows another place (`昆明本地`, `成都这边`): that place's here.
+        let mut others_here: Vec<usize> = Vec::new();
         for m in self.matcher.find_iter(folded) {
             let (alias, in_area) = &self.aliases[m.pattern().as_usize()];
             if !alias.fits(folded, m.start(), m.end()) {
@@ -186,9 +188,19 @@ impl ServiceArea {
                     .any(|t| t.starts(after))
                     && self.context.origin_after.iter().any(|t| t.starts(after)));
             if !origin {
+                if self.context.local.iter().any(|t| t.starts(after_raw)) {
+                    others_here.push(m.end());
+                }
                 mentions.other.push(alias.text.clone());
                 mentions.target_elsewhere |= self.is_target(before, after_raw);
             }
+        }
+        if !others_here.is_empty() {
+            mentions.local = self.context.local.iter().any(|t| {
+                folded
+                    .match_indices(t.text.as_str())
+                    .any(|(at, m)| t.fits(folded, at, at + m.len()) && !others_here.contains(&at))
+            });
         }
         mentions
     }
@@ -306,6 +318,14 @@ mod tests {
         let m = area.mentions(&fold("我从广州搬到成都了，居住证怎么办"));
         assert!(!m.area && m.other == ["成都"]);
         assert!(area.mentions(&fold("我从成都搬到广州了，居住证怎么办")).area);
+    }
+
+    #[test]
+    fn here_after_another_place_is_that_place() {
+        let area = ServiceArea::default();
+        let m = area.mentions(&fold("昆明本地的门诊特殊病种要怎么申请认定？"));
+        assert!(!m.local && m.other == ["昆明"]);
+        assert!(area.mentions(&fold("成都的朋友问，本市的门诊特殊病种怎么认定？")).local);
     }
 
     #[test]
