@@ -46,7 +46,7 @@ def current_weights():
     path = os.path.join(os.path.dirname(__file__), "..", "knowledge-base", "src", "title_match.rs")
     with open(path, encoding="utf-8") as source:
         text = source.read()
-    body = re.search(r"pub const WEIGHTS: \[f32; \d+\] = \[([^\]]*)\]", text).group(1)
+    body = re.search(r"pub const WEIGHTS: \[f32; \d+\] =\s*\[([^\]]*)\]", text).group(1)
     return [float(x) for x in body.replace("\n", " ").split(",") if x.strip()]
 
 
