@@ -100,7 +100,7 @@ impl SkillRouter {
 /// question for the service guide, whose 申请材料 name the form, not a request
 /// for the form pre-fill skill, whose examples it sits close to.
 pub fn asks_what_is_required(text: &str) -> bool {
-    let folded = govassist_kb::text::fold(text).to_lowercase();
+    let folded = govassist_kb::text::fold(text);
     const REQUESTS: [&str; 9] = ["帮我", "帮忙", "给我", "替我", "请你", "麻烦你", "help me", "fill in", "fill out"];
     if REQUESTS.iter().any(|r| folded.contains(r)) {
         return false;
@@ -108,14 +108,11 @@ pub fn asks_what_is_required(text: &str) -> bool {
     const WHICH: [&str; 7] = ["哪张", "哪份", "哪个", "哪些", "什么", "啥", "哪种"];
     // Not a bare 单: `哪个单位` asks for an office.
     const FORMS: [&str; 5] = ["表", "单子", "申请单", "申请", "材料"];
-    let chinese = folded.char_indices().any(|(at, _)| {
-        let rest = &folded[at..];
-        WHICH.iter().any(|w| {
-            rest.strip_prefix(w).is_some_and(|after| {
-                // `哪张申请表`, `什么表格`: the form within a few characters of the question word.
-                let window: String = after.chars().take(4).collect();
-                FORMS.iter().any(|f| window.contains(f))
-            })
+    // `哪张申请表`, `什么表格`: the form within a few characters after the question word.
+    let chinese = WHICH.iter().any(|w| {
+        folded.match_indices(w).any(|(at, _)| {
+            let window: String = folded[at + w.len()..].chars().take(4).collect();
+            FORMS.iter().any(|f| window.contains(f))
         })
     });
     let english = ["which form", "what form", "which application form", "what application form", "what forms"]
