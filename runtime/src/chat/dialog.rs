@@ -19,7 +19,7 @@ pub(crate) async fn start_if_routed(
 ) -> Result<Option<DoneInfo>, TurnError> {
     let state = cx.state.clone();
     let skills = state.skills.skills();
-    if skills.is_empty() || route::asks_what_is_required(&cx.masked) {
+    if skills.is_empty() || route::asks_what_is_required(&cx.masked) || route::asks_where_to_book(&cx.masked) {
         return Ok(None);
     }
     let (kb, router, masked) = (state.kb.clone(), state.router.clone(), cx.masked.clone());

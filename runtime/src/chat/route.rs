@@ -121,6 +121,32 @@ pub fn asks_what_is_required(text: &str) -> bool {
     chinese || english
 }
 
+/// The message asks where or how a matter is booked (`探视在哪里可以预约？`, `how do I book …`)
+/// and asks no one to book it: a question for the service guide, whose 办理平台 and 网上预约 say
+/// where, not a request for the booking skill, which books only at offices with counters (items
+/// booked online, such as 结婚登记预约, it cannot book at all). A bare `在哪里预约？` names no
+/// matter for the guide to answer and stays with the skill.
+pub fn asks_where_to_book(text: &str) -> bool {
+    let folded = govassist_kb::text::fold(text);
+    const REQUESTS: [&str; 8] = ["帮我", "帮忙", "给我", "替我", "我要预约", "我想预约", "book me", "book it"];
+    if REQUESTS.iter().any(|r| folded.contains(r)) {
+        return false;
+    }
+    const WHERE_OR_HOW: [&str; 10] = ["哪里", "哪儿", "在哪", "去哪", "怎么", "如何", "怎样", "什么渠道", "什么平台", "哪个平台"];
+    // `在哪里可以预约`, `怎么网上预约`: 预约 within a few characters after the question word.
+    let chinese = WHERE_OR_HOW.iter().any(|w| {
+        folded.match_indices(w).any(|(at, _)| {
+            let window: String = folded[at + w.len()..].chars().take(5).collect();
+            window.contains("预约")
+        })
+    });
+    let english = ["where can i book", "where do i book", "how do i book", "how can i book", "how to book", "where to book"]
+        .iter()
+        .any(|q| folded.contains(q));
+    let matter = folded.chars().filter(|c| c.is_alphanumeric()).count() >= 12;
+    (chinese || english) && matter
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -606,6 +632,27 @@ mod tests {
             "booking_id": { "type": "string" },
             "founded_year": { "type": "integer" }
         }})
+    }
+
+    #[test]
+    fn where_to_book_a_matter_is_a_question_for_the_guide() {
+        for text in [
+            "家属被拘留了，想去拘留所探视，在哪里可以预约？",
+            "我们打算下个月登记结婚，结婚登记怎么网上预约？",
+            "Where can I book an appointment for a marriage registration in Guangzhou?",
+        ] {
+            assert!(asks_where_to_book(text), "{text}");
+        }
+        for text in [
+            "在哪里可以预约？",
+            "帮我预约下周一上午去办理，在哪里办都行",
+            "我想预约下周一上午去办理",
+            "明天上午能预约吗？",
+            "查一下我的预约",
+            "结婚登记要带哪些材料？",
+        ] {
+            assert!(!asks_where_to_book(text), "{text}");
+        }
     }
 
     #[test]

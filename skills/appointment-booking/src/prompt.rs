@@ -100,10 +100,10 @@ pub fn unknown_office(lang: Lang, id: &str) -> Outcome {
 
 pub fn item_not_bookable(lang: Lang, item_id: &str) -> Outcome {
     Outcome::failed(match lang {
-        Lang::ZhHans => format!("事项 {item_id} 不能网上预约，或没有可前往的办理地点。"),
-        Lang::ZhHant => format!("事項 {item_id} 不能網上預約，或沒有可前往的辦理地點。"),
+        Lang::ZhHans => format!("事项 {item_id} 没有可在这里预约的办理地点：它不收现场预约，或只在办事指南所列的平台上预约。"),
+        Lang::ZhHant => format!("事項 {item_id} 沒有可在這裡預約的辦理地點：它不收現場預約，或只在辦事指南所列的平台上預約。"),
         Lang::En => {
-            format!("Service item {item_id} takes no appointments, or has no office to go to.")
+            format!("Service item {item_id} has no office to book here: it takes no appointments at a counter, or is booked only on the platform its guide names.")
         }
     })
 }

@@ -455,7 +455,7 @@ fn items_and_offices_must_belong_together() {
             json!({"action": "slots", "item_id": "NOT-AN-ITEM", "date": TUESDAY}),
             Lang::ZhHans
         ),
-        Outcome::failed("事项 NOT-AN-ITEM 不能网上预约，或没有可前往的办理地点。")
+        Outcome::failed("事项 NOT-AN-ITEM 没有可在这里预约的办理地点：它不收现场预约，或只在办事指南所列的平台上预约。")
     );
     let out = run(
         &host,
@@ -542,7 +542,7 @@ fn offices_by_item_by_query_and_all() {
             Lang::En
         ),
         Outcome::failed(
-            "Service item NOT-AN-ITEM takes no appointments, or has no office to go to."
+            "Service item NOT-AN-ITEM has no office to book here: it takes no appointments at a counter, or is booked only on the platform its guide names."
         )
     );
 }
