@@ -104,6 +104,24 @@ pub fn base_code(item_id: &str) -> Option<&str> {
     (agency_ok && bytes[18..31].iter().all(u8::is_ascii_digit)).then(|| &item_id[19..31])
 }
 
+/// The level of government that handles a service item, read from its 实施编码's level digit
+/// (after the 18-character agency code): the province's agencies write 2, Guangzhou's 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemLevel {
+    Province,
+    City,
+}
+
+/// The [`ItemLevel`] of a 实施编码; `None` for ids of another shape or another digit.
+pub fn item_level(item_id: &str) -> Option<ItemLevel> {
+    base_code(item_id)?;
+    match item_id.as_bytes()[18] {
+        b'2' => Some(ItemLevel::Province),
+        b'3' => Some(ItemLevel::City),
+        _ => None,
+    }
+}
+
 impl ServiceItemFields {
     /// A compact, labelled rendering of the fields an answer is grounded on.
     pub fn render(&self) -> String {
@@ -561,6 +579,9 @@ mod tests {
         for other in ["GIP_123", "X1", "11440100007483180K344010901400", "11440100007483180k3440109014004"] {
             assert_eq!(base_code(other), None, "{other}");
         }
+        assert_eq!(item_level(province), Some(ItemLevel::Province));
+        assert_eq!(item_level(city), Some(ItemLevel::City));
+        assert_eq!(item_level("GIP_123"), None);
     }
 
     #[test]
