@@ -582,6 +582,7 @@ mod tests {
         assert_eq!(item_level(province), Some(ItemLevel::Province));
         assert_eq!(item_level(city), Some(ItemLevel::City));
         assert_eq!(item_level("GIP_123"), None);
+        assert_eq!(item_level("11440100007483180K4440109014004"), None, "a level digit we do not know");
     }
 
     #[test]

@@ -121,30 +121,39 @@ pub fn asks_what_is_required(text: &str) -> bool {
     chinese || english
 }
 
-/// The message asks where or how a matter is booked (`探视在哪里可以预约？`, `how do I book …`)
-/// and asks no one to book it: a question for the service guide, whose 办理平台 and 网上预约 say
-/// where, not a request for the booking skill, which books only at offices with counters (items
-/// booked online, such as 结婚登记预约, it cannot book at all). A bare `在哪里预约？` names no
-/// matter for the guide to answer and stays with the skill.
+/// The message asks where or how a matter is booked (`探视在哪里可以预约？`, `where can I book a
+/// marriage registration?`) and asks no one to book it: a question for the service guide, whose
+/// 办理平台 and 网上预约 say where, not a request for the booking skill, which books only at offices
+/// with counters (items booked online, such as 结婚登记预约, it cannot book at all). A bare
+/// `在哪里预约？` names no matter for the guide and stays with the skill, as do changing, cancelling
+/// or looking up one's own bookings, which the skill does.
 pub fn asks_where_to_book(text: &str) -> bool {
     let folded = govassist_kb::text::fold(text);
-    const REQUESTS: [&str; 8] = ["帮我", "帮忙", "给我", "替我", "我要预约", "我想预约", "book me", "book it"];
-    if REQUESTS.iter().any(|r| folded.contains(r)) {
+    const REQUESTS: [&str; 8] = ["帮我", "帮忙", "替我", "给我预约", "请你", "麻烦你", "我要预约", "我想预约"];
+    const OWN_BOOKINGS: [&str; 10] = ["取消", "改预约", "修改", "改时间", "改期", "改约", "我的预约", "预约记录", "约好的", "cancel"];
+    const ENGLISH_REQUESTS: [&str; 4] = ["book me", "book it", "book for me", "reschedule"];
+    if REQUESTS.iter().chain(&OWN_BOOKINGS).chain(&ENGLISH_REQUESTS).any(|r| folded.contains(r)) {
         return false;
     }
-    const WHERE_OR_HOW: [&str; 10] = ["哪里", "哪儿", "在哪", "去哪", "怎么", "如何", "怎样", "什么渠道", "什么平台", "哪个平台"];
-    // `在哪里可以预约`, `怎么网上预约`: 预约 within a few characters after the question word.
-    let chinese = WHERE_OR_HOW.iter().any(|w| {
-        folded.match_indices(w).any(|(at, _)| {
-            let window: String = folded[at + w.len()..].chars().take(5).collect();
-            window.contains("预约")
+    const WHERE_OR_HOW: [&str; 11] = ["哪里", "哪儿", "在哪", "去哪", "怎么", "如何", "怎样", "什么地方", "什么渠道", "什么平台", "哪个"];
+    // `在哪里可以网上预约`: 预约 after the question word, before the clause ends.
+    let cue = WHERE_OR_HOW.iter().find_map(|w| {
+        folded.match_indices(w).find_map(|(at, _)| {
+            let clause: String = folded[at..].chars().take_while(|c| !"，。？！,.?!；;".contains(*c)).take(12).collect();
+            clause.find("预约").map(|end| (at, at + end + "预约".len()))
         })
     });
-    let english = ["where can i book", "where do i book", "how do i book", "how can i book", "how to book", "where to book"]
-        .iter()
-        .any(|q| folded.contains(q));
-    let matter = folded.chars().filter(|c| c.is_alphanumeric()).count() >= 12;
-    (chinese || english) && matter
+    if let Some((start, end)) = cue {
+        // The matter: Han characters outside the cue, other than the words around any question.
+        const FILLER: &str = "我们你请问想要能可以在去到了的吗呢啊吧呀是个这那一下网上线上现场";
+        let rest = folded[..start].chars().chain(folded[end..].chars());
+        return rest.filter(|c| ('\u{4E00}'..='\u{9FFF}').contains(c) && !FILLER.contains(*c)).count() >= 2;
+    }
+    const ENGLISH: [&str; 6] = ["where can i book", "where do i book", "how do i book", "how can i book", "how to book", "where to book"];
+    const ENGLISH_FILLER: [&str; 12] = ["a", "an", "the", "appointment", "appointments", "for", "in", "my", "me", "please", "online", "one"];
+    ENGLISH.iter().find_map(|q| folded.find(q).map(|at| &folded[at + q.len()..])).is_some_and(|rest| {
+        rest.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w.len() > 2 && !ENGLISH_FILLER.contains(&w))
+    })
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -638,17 +647,26 @@ mod tests {
     fn where_to_book_a_matter_is_a_question_for_the_guide() {
         for text in [
             "家属被拘留了，想去拘留所探视，在哪里可以预约？",
+            "探视在哪里可以预约？",
+            "結婚登記在哪裡可以預約？",
+            "想去看守所探视，在哪里可以网上预约？",
             "我们打算下个月登记结婚，结婚登记怎么网上预约？",
-            "Where can I book an appointment for a marriage registration in Guangzhou?",
+            "在哪里预约？预约成功会发短信给我吗",
+            "Where can I book a marriage registration in Guangzhou?",
         ] {
             assert!(asks_where_to_book(text), "{text}");
         }
         for text in [
             "在哪里可以预约？",
+            "在哪里可以网上预约？",
+            "Where can I book?",
+            "Where can I book an appointment?",
             "帮我预约下周一上午去办理，在哪里办都行",
             "我想预约下周一上午去办理",
             "明天上午能预约吗？",
             "查一下我的预约",
+            "我上周约的探视，怎么改预约时间？",
+            "探视的预约怎么取消预约？",
             "结婚登记要带哪些材料？",
         ] {
             assert!(!asks_where_to_book(text), "{text}");

@@ -100,10 +100,10 @@ pub fn unknown_office(lang: Lang, id: &str) -> Outcome {
 
 pub fn item_not_bookable(lang: Lang, item_id: &str) -> Outcome {
     Outcome::failed(match lang {
-        Lang::ZhHans => format!("事项 {item_id} 没有可在这里预约的办理地点：它不收现场预约，或只在办事指南所列的平台上预约。"),
-        Lang::ZhHant => format!("事項 {item_id} 沒有可在這裡預約的辦理地點：它不收現場預約，或只在辦事指南所列的平台上預約。"),
+        Lang::ZhHans => format!("事项 {item_id} 没有可在这里预约的办理地点：这个事项不设可预约的办理窗口，或只能在办事指南所列的平台上预约；也请核对事项编码。"),
+        Lang::ZhHant => format!("事項 {item_id} 沒有可在這裡預約的辦理地點：這個事項不設可預約的辦理窗口，或只能在辦事指南所列的平台上預約；也請核對事項編碼。"),
         Lang::En => {
-            format!("Service item {item_id} has no office to book here: it takes no appointments at a counter, or is booked only on the platform its guide names.")
+            format!("Service item {item_id} has no office to book here: it has no counter that takes appointments, or is booked only on the platform its guide names; please also check the item code.")
         }
     })
 }

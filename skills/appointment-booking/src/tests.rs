@@ -455,7 +455,7 @@ fn items_and_offices_must_belong_together() {
             json!({"action": "slots", "item_id": "NOT-AN-ITEM", "date": TUESDAY}),
             Lang::ZhHans
         ),
-        Outcome::failed("事项 NOT-AN-ITEM 没有可在这里预约的办理地点：它不收现场预约，或只在办事指南所列的平台上预约。")
+        Outcome::failed("事项 NOT-AN-ITEM 没有可在这里预约的办理地点：这个事项不设可预约的办理窗口，或只能在办事指南所列的平台上预约；也请核对事项编码。")
     );
     let out = run(
         &host,
@@ -542,7 +542,7 @@ fn offices_by_item_by_query_and_all() {
             Lang::En
         ),
         Outcome::failed(
-            "Service item NOT-AN-ITEM has no office to book here: it takes no appointments at a counter, or is booked only on the platform its guide names."
+            "Service item NOT-AN-ITEM has no office to book here: it has no counter that takes appointments, or is booked only on the platform its guide names; please also check the item code."
         )
     );
 }
