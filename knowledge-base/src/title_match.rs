@@ -135,8 +135,8 @@ const GUANGZHOU_PLACES: &[&str] = &[
 fn names_the_province(folded_question: &str) -> bool {
     const CUES: [&str; 4] = ["广东省", "省里", "province", "provincial"];
     let department = folded_question.match_indices('省').any(|(at, _)| {
-        let after: String = folded_question[at + '省'.len_utf8()..].chars().take(7).collect();
-        after.chars().take_while(|c| !matches!(c, '，' | '。' | '？' | ',' | '?' | ' ')).any(|c| c == '厅' || c == '局')
+        let after = folded_question[at..].chars().skip(1).take(7);
+        after.take_while(|c| !matches!(c, '，' | '。' | '？' | ',' | '?' | ' ')).any(|c| c == '厅' || c == '局')
     });
     department || CUES.iter().any(|cue| mentions(folded_question, cue))
 }

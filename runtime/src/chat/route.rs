@@ -147,7 +147,7 @@ pub fn asks_where_to_book(text: &str) -> bool {
         // The matter: Han characters outside the cue, other than the words around any question.
         const FILLER: &str = "我们你请问想要能可以在去到了的吗呢啊吧呀是个这那一下网上线上现场";
         let rest = folded[..start].chars().chain(folded[end..].chars());
-        return rest.filter(|c| ('\u{4E00}'..='\u{9FFF}').contains(c) && !FILLER.contains(*c)).count() >= 2;
+        return rest.filter(|&c| super::translate::is_han(c) && !FILLER.contains(c)).count() >= 2;
     }
     const ENGLISH: [&str; 6] = ["where can i book", "where do i book", "how do i book", "how can i book", "how to book", "where to book"];
     const ENGLISH_FILLER: [&str; 12] = ["a", "an", "the", "appointment", "appointments", "for", "in", "my", "me", "please", "online", "one"];
