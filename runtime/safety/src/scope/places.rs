@@ -12,7 +12,7 @@ use std::collections::HashSet;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-use super::terms::{parse_list, Term};
+use super::terms::{is_han, parse_list, Term};
 use super::PlacesError;
 use crate::fold::fold;
 
@@ -44,6 +44,9 @@ struct Context {
     left_before: Vec<Term>,
     target_before: Vec<Term>,
     target_verb: Vec<Term>,
+    county_suffix: Vec<Term>,
+    not_county_name: Vec<Term>,
+    not_county_after: Vec<Term>,
 }
 
 /// The places a deployment serves, and every other place it should recognise.
@@ -150,14 +153,10 @@ impl ServiceArea {
         let mut last_source_end: Option<usize> = None;
         // Where a "here" word follows another place (`昆明本地`, `成都这边`): that place's here.
         let mut others_here: Vec<usize> = Vec::new();
-        for m in self.matcher.find_iter(folded) {
-            let (alias, in_area) = &self.aliases[m.pattern().as_usize()];
-            if !alias.fits(folded, m.start(), m.end()) {
-                continue;
-            }
-            let before = folded[..m.start()].trim_end();
-            let after = folded[m.end()..].trim_start();
-            let after_raw = &folded[m.end()..];
+        for place in self.places_in(folded) {
+            let before = folded[..place.start].trim_end();
+            let after = folded[place.end..].trim_start();
+            let after_raw = &folded[place.end..];
             if self
                 .context
                 .not_place_after
@@ -166,7 +165,7 @@ impl ServiceArea {
             {
                 continue;
             }
-            if *in_area {
+            if place.in_area {
                 // 从广州搬到成都: the area is where the person left, not where the service is.
                 if !self.context.left_before.iter().any(|t| t.ends(before)) {
                     mentions.area = true;
@@ -176,9 +175,10 @@ impl ServiceArea {
             }
             // 从广西、湖南引种: a place listed right after one that comes `from` is a source too.
             // (Not after a weaker cue: 我要问的是北京和上海的公积金 asks about both.)
-            let listed = last_source_end.is_some_and(|end| LIST_SEPARATORS.contains(&folded[end..m.start()].trim()));
+            let listed = last_source_end
+                .is_some_and(|end| LIST_SEPARATORS.contains(&folded[end..place.start].trim()));
             let source = listed || LIST_SOURCE_CUES.iter().any(|cue| before.ends_with(cue));
-            last_source_end = source.then_some(m.end());
+            last_source_end = source.then_some(place.end);
             let origin = source
                 || self.context.origin_before.iter().any(|t| t.ends(before))
                 || (!self
@@ -189,9 +189,9 @@ impl ServiceArea {
                     && self.context.origin_after.iter().any(|t| t.starts(after)));
             if !origin {
                 if self.context.local.iter().any(|t| t.starts(after_raw)) {
-                    others_here.push(m.end());
+                    others_here.push(place.end);
                 }
-                mentions.other.push(alias.text.clone());
+                mentions.other.push(place.name);
                 mentions.target_elsewhere |= self.is_target(before, after_raw);
             }
         }
@@ -203,6 +203,65 @@ impl ServiceArea {
             });
         }
         mentions
+    }
+}
+
+/// One place named in a question: where, its name, and whether it is in the area.
+struct NamedPlace {
+    start: usize,
+    end: usize,
+    name: String,
+    in_area: bool,
+}
+
+impl ServiceArea {
+    /// The places a folded question names, in order: the listed aliases, and counties that are not
+    /// listed (`嵊泗县`: the list cannot hold every county of the country) where no alias covers them.
+    fn places_in(&self, folded: &str) -> Vec<NamedPlace> {
+        let mut places: Vec<NamedPlace> = self
+            .matcher
+            .find_iter(folded)
+            .filter_map(|m| {
+                let (alias, in_area) = &self.aliases[m.pattern().as_usize()];
+                alias.fits(folded, m.start(), m.end()).then(|| NamedPlace {
+                    start: m.start(),
+                    end: m.end(),
+                    name: alias.text.clone(),
+                    in_area: *in_area,
+                })
+            })
+            .collect();
+        let listed: Vec<(usize, usize)> = places.iter().map(|p| (p.start, p.end)).collect();
+        for suffix in &self.context.county_suffix {
+            for (at, _) in folded.match_indices(suffix.text.as_str()) {
+                let end = at + suffix.text.len();
+                let Some(start) = self.county_name_start(folded, at) else {
+                    continue;
+                };
+                let title_or_level = self.context.not_county_after.iter().any(|t| t.starts(&folded[end..]));
+                let covered = listed.iter().any(|&(s, e)| s < end && start < e);
+                if !title_or_level && !covered {
+                    let name = folded[start..end].to_string();
+                    places.push(NamedPlace {
+                        start,
+                        end,
+                        name,
+                        in_area: false,
+                    });
+                }
+            }
+        }
+        places.sort_by_key(|p| p.start);
+        places
+    }
+
+    /// Where the name of a county ends at `suffix_at` starts: the two Han characters before the
+    /// suffix, unless they are a word that is no name (本县, 外县市, 我们县, 贫困县, 自治县).
+    fn county_name_start(&self, folded: &str, suffix_at: usize) -> Option<usize> {
+        let (start, _) = folded[..suffix_at].char_indices().rev().nth(1)?;
+        let name = &folded[start..suffix_at];
+        let not_a_name = self.context.not_county_name.iter().any(|t| name.contains(t.text.as_str()));
+        (name.chars().all(is_han) && !not_a_name).then_some(start)
     }
 }
 
@@ -273,6 +332,9 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "left_before" => &mut context.left_before,
                 "target_before" => &mut context.target_before,
                 "target_verb" => &mut context.target_verb,
+                "county_suffix" => &mut context.county_suffix,
+                "not_county_name" => &mut context.not_county_name,
+                "not_county_after" => &mut context.not_county_after,
                 _ => return Err(error("unknown directive")),
             };
             target.extend(parse_list(list));
@@ -344,6 +406,19 @@ mod tests {
         assert_eq!(other("上海人才引进"), ["上海"]);
         assert_eq!(other("Shanghai residence permit"), ["shanghai"]);
         assert_eq!(other("new taipei city"), ["new taipei"]);
+    }
+
+    #[test]
+    fn unlisted_counties_are_other_places() {
+        assert_eq!(other("嵊泗县的渔民燃油补贴怎么申请"), ["嵊泗县"]);
+        assert_eq!(other("在阿勒泰福海縣承包了草场"), ["福海县"]);
+        // A listed name covers its county: 新竹縣 is 新竹, once.
+        assert_eq!(other("新竹縣的營業登記"), ["新竹"]);
+        // The area's own counties are listed under Guangdong.
+        assert!(ServiceArea::default().mentions(&fold("怀集县的营业执照")).area);
+        for text in ["本县的补贴", "我们县有没有", "在外县市就读", "国家级贫困县", "乳源瑶族自治县", "网红县长", "县级以上人民政府"] {
+            assert!(other(text).is_empty(), "{text}: {:?}", other(text));
+        }
     }
 
     #[test]

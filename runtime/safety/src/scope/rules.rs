@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-use super::terms::Term;
+use super::terms::{is_han, Term};
 use super::{Reason, RulesError};
 
 /// Built-in group: a common surname with a one- or two-character given name, then 的/住/家/有/在.
@@ -262,10 +262,6 @@ const SURNAMES: &str = "王李张刘陈杨黄赵吴徐孙朱胡郭何林罗郑�
 /// Characters that do not occur in a given name here but do end place and institution names
 /// (罗湖的, 郑州的, 黄埔的) or ordinary words (孙子的, 何时的).
 const NOT_IN_GIVEN_NAME: &str = "的了是在有个们这那么什区市县镇乡村街路局厅所站办院馆处科部委会队厂司行店校园岛湖山江河海州岗埔港门业务件证费险单表时期年月日号码子人家住儿";
-
-fn is_han(c: char) -> bool {
-    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
-}
 
 /// Whether the folded text names a person in the form 王小明的 / 陈大文住 / 张三家 / 张伟有 /
 /// 李建国名下.

@@ -58,6 +58,11 @@ impl Term {
     }
 }
 
+/// Whether a character is a Han (CJK unified) ideograph.
+pub(crate) fn is_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
+}
+
 /// Parses `a|b|c` into terms, dropping empty ones.
 pub(crate) fn parse_list(written: &str) -> Vec<Term> {
     written.split('|').filter_map(Term::parse).collect()
