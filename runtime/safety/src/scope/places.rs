@@ -217,6 +217,7 @@ struct NamedPlace {
 impl ServiceArea {
     /// The places a folded question names, in order: the listed aliases, and counties that are not
     /// listed (`嵊泗县`: the list cannot hold every county of the country) where no alias covers them.
+    /// An unlisted county is never in the area, so an area's own counties must be listed.
     fn places_in(&self, folded: &str) -> Vec<NamedPlace> {
         let mut places: Vec<NamedPlace> = self
             .matcher
@@ -255,8 +256,8 @@ impl ServiceArea {
         places
     }
 
-    /// Where the name of a county ends at `suffix_at` starts: the two Han characters before the
-    /// suffix, unless they are a word that is no name (本县, 外县市, 我们县, 贫困县, 自治县).
+    /// Where the county name before the suffix at `suffix_at` starts: two Han characters back,
+    /// unless they hold a word that is no name (本县, 外县市, 我们县, 贫困县, 自治县).
     fn county_name_start(&self, folded: &str, suffix_at: usize) -> Option<usize> {
         let (start, _) = folded[..suffix_at].char_indices().rev().nth(1)?;
         let name = &folded[start..suffix_at];
