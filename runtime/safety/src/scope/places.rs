@@ -417,7 +417,20 @@ mod tests {
         assert_eq!(other("新竹縣的營業登記"), ["新竹"]);
         // The area's own counties are listed under Guangdong.
         assert!(ServiceArea::default().mentions(&fold("怀集县的营业执照")).area);
-        for text in ["本县的补贴", "我们县有没有", "在外县市就读", "国家级贫困县", "乳源瑶族自治县", "网红县长", "县级以上人民政府"] {
+        for text in [
+            "本县的补贴",
+            "我们县有没有",
+            "在外县市就读",
+            "国家级贫困县",
+            "乳源瑶族自治县",
+            "网红县长",
+            "县级以上人民政府",
+            "申请百县千镇万村项目补贴",
+            "隔壁县的医院",
+            "产粮大县奖励资金",
+            "加强县域医共体",
+            "请问梅县的新农合",
+        ] {
             assert!(other(text).is_empty(), "{text}: {:?}", other(text));
         }
     }
