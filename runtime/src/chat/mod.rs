@@ -337,7 +337,7 @@ async fn run(state: Arc<AppState>, request: ChatRequest, tx: &mpsc::Sender<ChatE
         .await
         .map_err(|e| ("internal", e.to_string()))?;
     // Only broad vocabularies stood against it, and its request names an entry: a chatty opening
-    // before a real question (`好无聊啊。广东艺术剧院的惠民演出在哪里查？`).
+    // before a real question (`好无聊啊。广东艺术剧院最近有惠民演出吗？`).
     if let Some(request) = declined.as_ref().and_then(|decline| decline.unnamed_service.clone()) {
         // A failed lookup leaves the decline standing: the turn still gets its reply.
         let hits = search_knowledge_base(&state, request.clone(), NAMED_ENTRY_HITS).await.unwrap_or_default();
