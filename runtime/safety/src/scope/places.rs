@@ -237,7 +237,7 @@ impl ServiceArea {
                 })
             })
             .collect();
-        let listed: Vec<(usize, usize)> = places.iter().map(|p| (p.start, p.end)).collect();
+        let listed = places.len();
         for suffix in &self.context.county_suffix {
             for (at, _) in folded.match_indices(suffix.text.as_str()) {
                 let end = at + suffix.text.len();
@@ -245,7 +245,7 @@ impl ServiceArea {
                     continue;
                 };
                 let title_or_level = self.context.not_county_after.iter().any(|t| t.starts(&folded[end..]));
-                let covered = listed.iter().any(|&(s, e)| s < end && start < e);
+                let covered = places[..listed].iter().any(|p| p.start < end && start < p.end);
                 if !title_or_level && !covered {
                     let name = folded[start..end].to_string();
                     places.push(NamedPlace {
