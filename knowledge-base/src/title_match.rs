@@ -201,7 +201,7 @@ impl QualifierWords {
     pub fn scorer(&self, question: &str) -> Option<impl Fn(&Qualifier<'_>) -> Option<f32> + '_> {
         let question = crate::text::fold(question).replace(AGAIN, "重");
         let asked: Vec<&Meaning> =
-            self.meanings.iter().filter(|m| m.cues.iter().any(|cue| mentions(&question, cue))).collect();
+            self.meanings.iter().filter(|m| m.cues.iter().any(|cue| asks_for(&question, cue))).collect();
         (!asked.is_empty()).then(move || {
             move |qualifier: &Qualifier<'_>| {
                 let shared = qualifier.shared();
@@ -216,18 +216,38 @@ impl QualifierWords {
     }
 }
 
+/// Whether the folded `question` asks for `cue` ([`mentions`]) in an occurrence that no
+/// [`DENIALS`] word denies: `不是延期也不是变更，头一回报` asks for neither.
+fn asks_for(question: &str, cue: &str) -> bool {
+    question.match_indices(cue).any(|(at, _)| {
+        let before = &question[..at];
+        // `是不是第一次申领` asks whether; it denies nothing.
+        let denied = DENIALS.iter().any(|denial| before.ends_with(denial)) && !before.ends_with("是不是");
+        !denied && stands_alone(question, cue, at)
+    })
+}
+
 /// Whether the folded `question` contains `cue`; a Latin cue must stand as a whole word (`new` is
 /// not in `renew`).
 fn mentions(question: &str, cue: &str) -> bool {
-    if !cue.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        return question.contains(cue);
-    }
-    question.match_indices(cue).any(|(at, _)| {
-        let before = question[..at].chars().next_back();
-        let after = question[at + cue.len()..].chars().next();
-        !before.is_some_and(|c| c.is_ascii_alphanumeric()) && !after.is_some_and(|c| c.is_ascii_alphanumeric())
-    })
+    question.match_indices(cue).any(|(at, _)| stands_alone(question, cue, at))
 }
+
+/// Whether `cue`, found in `question` at `at`, is a word there: always for Chinese, and for a
+/// Latin cue when no letter or digit touches it.
+fn stands_alone(question: &str, cue: &str, at: usize) -> bool {
+    if !cue.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return true;
+    }
+    let before = question[..at].chars().next_back();
+    let after = question[at + cue.len()..].chars().next();
+    !before.is_some_and(|c| c.is_ascii_alphanumeric()) && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+/// Words right before a qualifier word that deny it (`不是延期`, `并非新办`, `没有丢失`, `not a
+/// renewal`); questions are folded (lower case) first. A shorter cue inside a denied one still
+/// counts (`不是快到期` still asks for 到期): the denials are few, and rarer still in real questions.
+const DENIALS: [&str; 7] = ["不是", "并非", "而非", "没有", "not ", "not a ", "not an "];
 
 /// "Again": 重新申请 is no 新申请, 重新办 no 新办. Questions and names are read without the 新 of it.
 const AGAIN: &str = "重新";
@@ -648,6 +668,13 @@ mod tests {
         let score = words.scorer("I lost my permit, how do I get a replacement").unwrap();
         assert_eq!(score(&qualifier_of(&chars("爆破作业人员许可(遗失补发)"), &new)), Some(2.0));
         assert!(words.scorer("how do I renew the permit").is_some_and(|score| score(&qualifier_of(&new, &renew)) == Some(0.0)));
+        // A denied word asks for nothing: neither renewal nor change, but the first time.
+        let score = words.scorer("头一回报，不是延期也不是变更，要交什么").unwrap();
+        let (first, extended) = (chars("无线电台设置使用审批(新申请)"), chars("无线电台设置使用审批(延期)"));
+        assert_eq!(score(&qualifier_of(&first, &extended)), Some(1.0));
+        assert_eq!(score(&qualifier_of(&extended, &first)), Some(0.0));
+        assert!(words.scorer("不是延期，要交什么").is_none());
+        assert!(words.scorer("是不是第一次申领要交什么").is_some());
         // A question that asks for no meaning scores nothing; 重新申请 is not 新申请.
         assert!(words.scorer("取水许可证要交哪些材料").is_none());
         assert!(words.scorer("注销后想重新申请执业").is_some_and(|score| {

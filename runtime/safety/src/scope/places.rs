@@ -151,8 +151,7 @@ impl ServiceArea {
             ..PlaceMentions::default()
         };
         let mut last_source_end: Option<usize> = None;
-        // Where a "here" word touches another place (`昆明本地`, `成都这边`, `这边渝北区`): that
-        // place's here.
+        // Where a "here" word follows another place (`昆明本地`, `成都这边`): that place's here.
         let mut others_here: Vec<usize> = Vec::new();
         for place in self.places_in(folded) {
             let before = folded[..place.start].trim_end();
@@ -191,10 +190,6 @@ impl ServiceArea {
             if !origin {
                 if self.context.local.iter().any(|t| t.starts(after_raw)) {
                     others_here.push(place.end);
-                }
-                // 山城这边渝北区: a here-word right before the place names it too.
-                for here in self.context.local.iter().filter(|t| t.ends(before)) {
-                    others_here.push(before.len() - here.text.len());
                 }
                 mentions.other.push(place.name);
                 mentions.target_elsewhere |= self.is_target(before, after_raw);
@@ -389,12 +384,12 @@ mod tests {
     }
 
     #[test]
-    fn here_next_to_another_place_is_that_place() {
+    fn here_after_another_place_is_that_place() {
         let area = ServiceArea::default();
         let m = area.mentions(&fold("昆明本地的门诊特殊病种要怎么申请认定？"));
         assert!(!m.local && m.other == ["昆明"]);
-        let m = area.mentions(&fold("山城这边渝北区办离婚登记要不要提前预约？"));
-        assert!(!m.local && m.other == ["渝北"]);
+        // Before it, a here-word is where the asker is (在这边湖北的医保卡能直接刷吗).
+        assert!(area.mentions(&fold("在这边湖北的医保卡能直接刷吗")).local);
         assert!(area.mentions(&fold("成都的朋友问，本市的门诊特殊病种怎么认定？")).local);
     }
 
