@@ -216,8 +216,8 @@ impl QualifierWords {
     }
 }
 
-/// Whether the folded `question` asks for `cue` ([`mentions`]) in an occurrence that no
-/// [`DENIALS`] word denies: `不是延期也不是变更，头一回报` asks for neither.
+/// Whether the folded `question` asks for `cue`: an occurrence that stands alone (as in
+/// [`mentions`]) and that no [`DENIALS`] word denies. `不是延期也不是变更，头一回报` asks for neither.
 fn asks_for(question: &str, cue: &str) -> bool {
     question.match_indices(cue).any(|(at, _)| {
         let before = &question[..at];
