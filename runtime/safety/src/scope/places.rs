@@ -403,6 +403,10 @@ mod tests {
             "从北京转过来",
             "我是北京户口",
             "I moved from Shanghai",
+            // A company from there, not a service there.
+            "请了一家德国公司来做设备安装",
+            // Taipei's own districts: 新北投 is Beitou, not 新北.
+            "住在新北投，家里的温泉",
         ] {
             assert!(other(text).is_empty(), "{text}: {:?}", other(text));
         }
