@@ -2,6 +2,8 @@
 //! purpose: declining, admitting ignorance and handing over to a person are
 //! where a generated sentence could go wrong in public.
 
+use govassist_kb::{DocKind, Hit};
+
 use crate::lang::Lang;
 
 /// Why a request is declined, as the `done` event reports it.
@@ -188,13 +190,18 @@ pub fn nothing_to_cancel(lang: Lang) -> String {
     .to_owned()
 }
 
-/// Shown under an answer whose first source has a sibling item scored about as high (补发 or
-/// 换发, 现役 or 退役): the citizen, not the ranking, should pick the one that fits.
-pub fn sibling_note(lang: Lang, n: usize, title: &str) -> String {
-    match lang {
-        Lang::Simplified => format!("\n\n相近的事项：[{n}]「{title}」，请核对哪一项符合您的情况。"),
-        Lang::Traditional => format!("\n\n相近的事項：[{n}]「{title}」，請核對哪一項符合您的情況。"),
-        Lang::English => format!("\n\nA similar service: [{n}] 「{title}」. Please check which one fits your case."),
+/// Shown under an answer whose first source has another entry scored about as high (a sibling item,
+/// 补发 or 换发; a neighbouring FAQ question): the citizen, not the ranking, should pick the one that
+/// fits.
+pub fn alternative_note(lang: Lang, n: usize, entry: &Hit) -> String {
+    let title = &entry.title;
+    match (entry.kind, lang) {
+        (DocKind::Faq, Lang::Simplified) => format!("\n\n相近的问答：[{n}]「{title}」，请核对哪一条符合您的情况。"),
+        (DocKind::Faq, Lang::Traditional) => format!("\n\n相近的問答：[{n}]「{title}」，請核對哪一條符合您的情況。"),
+        (DocKind::Faq, Lang::English) => format!("\n\nA similar question: [{n}] 「{title}」. Please check which one fits your case."),
+        (_, Lang::Simplified) => format!("\n\n相近的事项：[{n}]「{title}」，请核对哪一项符合您的情况。"),
+        (_, Lang::Traditional) => format!("\n\n相近的事項：[{n}]「{title}」，請核對哪一項符合您的情況。"),
+        (_, Lang::English) => format!("\n\nA similar service: [{n}] 「{title}」. Please check which one fits your case."),
     }
 }
 
