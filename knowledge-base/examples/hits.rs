@@ -28,11 +28,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => paths.push(PathBuf::from(arg)),
         }
     }
-    let [index, questions] = paths.as_slice() else { return Err(usage.into()) };
-    let model = std::env::var_os("GOVASSIST_EMBED_MODEL").map(PathBuf::from).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").unwrap_or_default();
-        Path::new(&home).join(".cache/govassist/models").join(MODEL_FILE_NAME)
-    });
+    let [index, questions] = paths.as_slice() else {
+        return Err(usage.into());
+    };
+    let model = std::env::var_os("GOVASSIST_EMBED_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            Path::new(&home)
+                .join(".cache/govassist/models")
+                .join(MODEL_FILE_NAME)
+        });
     // The vector cache lies beside the model, where the runtime keeps it.
     let vectors = model.with_file_name("vectors").join(MODEL_FILE_NAME);
     let options = KbOptions {
@@ -41,9 +47,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..KbOptions::default()
     };
     let kb = KnowledgeBase::open_with(index, options)?;
-    for line in std::fs::read_to_string(questions)?.lines().filter(|l| !l.trim().is_empty()) {
+    for line in std::fs::read_to_string(questions)?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
         let case: serde_json::Value = serde_json::from_str(line)?;
-        let Some(question) = case["question"].as_str() else { continue };
+        let Some(question) = case["question"].as_str() else {
+            continue;
+        };
         let hits: Vec<serde_json::Value> = if with_signals {
             kb.signals(question)?
                 .into_iter()
@@ -56,7 +67,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             kb.search(question, k)?.iter().map(hit_json).collect()
         };
-        println!("{}", serde_json::json!({"id": case["id"], "expected_ids": case["expected_ids"], "hits": hits}));
+        println!(
+            "{}",
+            serde_json::json!({"id": case["id"], "expected_ids": case["expected_ids"], "hits": hits})
+        );
     }
     Ok(())
 }

@@ -67,7 +67,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| latencies[((p / 100.0 * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len()) - 1];
+    let pct = |p: f64| {
+        latencies
+            [((p / 100.0 * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len()) - 1]
+    };
     println!(
         "{} entries, {} searches: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms",
         kb.doc_count(),
@@ -87,7 +90,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Writes `n` synthetic FAQ records recombined from the bundled sentences into `dir/synthetic.jsonl`.
 fn synthesize(data: &Path, dir: &Path, n: usize) -> Result<PathBuf, Box<dyn std::error::Error>> {
     let mut sentences = Vec::new();
-    for file in ["faq/taipei_faq.jsonl", "service-items/guangdong_service_items.jsonl"] {
+    for file in [
+        "faq/taipei_faq.jsonl",
+        "service-items/guangdong_service_items.jsonl",
+    ] {
         for line in std::fs::read_to_string(data.join(file))?.lines() {
             let v: serde_json::Value = serde_json::from_str(line)?;
             for key in ["question", "answer", "事项名称", "受理条件", "办理地点"] {

@@ -16,8 +16,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use tantivy::schema::{Field, Value};
 use tantivy::index::SegmentId;
+use tantivy::schema::{Field, Value};
 use tantivy::{DocAddress, Searcher, SearcherGeneration, TantivyDocument, Warmer};
 
 use crate::embed::ModelId;
@@ -38,7 +38,11 @@ impl SegmentVectors {
     /// The matrix of one vector (or none) per document, in document order; vectors of another
     /// length than the last one count as missing.
     pub fn from_rows(rows: Vec<Option<Vec<f32>>>) -> Self {
-        let dim = rows.iter().rev().find_map(|row| row.as_ref().map(Vec::len)).unwrap_or(0);
+        let dim = rows
+            .iter()
+            .rev()
+            .find_map(|row| row.as_ref().map(Vec::len))
+            .unwrap_or(0);
         let mut matrix = vec![0.0; rows.len() * dim];
         let mut present = vec![false; rows.len()];
         for (doc, row) in rows.into_iter().enumerate() {
@@ -47,7 +51,11 @@ impl SegmentVectors {
                 present[doc] = true;
             }
         }
-        SegmentVectors { dim, matrix, present }
+        SegmentVectors {
+            dim,
+            matrix,
+            present,
+        }
     }
 
     /// Merges this segment's (the `ordinal`-th of a searcher, read by `reader`) live documents
@@ -100,7 +108,12 @@ impl DenseVectors {
 
     /// The `limit` entries of `searcher` nearest to `query` (an L2-normalised vector), best first,
     /// with their cosine similarity. Entries without a vector are never returned.
-    pub fn search(&self, searcher: &Searcher, query: &[f32], limit: usize) -> Vec<(f32, DocAddress)> {
+    pub fn search(
+        &self,
+        searcher: &Searcher,
+        query: &[f32],
+        limit: usize,
+    ) -> Vec<(f32, DocAddress)> {
         let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
         let mut best: Vec<(f32, DocAddress)> = Vec::with_capacity(limit + 1);
         for (ordinal, reader) in searcher.segment_readers().iter().enumerate() {
@@ -238,7 +251,11 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
             acc[i] += ca[i] * cb[i];
         }
     }
-    let tail: f32 = a[chunks..].iter().zip(&b[chunks..]).map(|(x, y)| x * y).sum();
+    let tail: f32 = a[chunks..]
+        .iter()
+        .zip(&b[chunks..])
+        .map(|(x, y)| x * y)
+        .sum();
     acc.iter().sum::<f32>() + tail
 }
 

@@ -247,7 +247,10 @@ pub fn parse_record(line: &str) -> Result<SourceDocument, RecordError> {
     let value: serde_json::Value = serde_json::from_str(line)?;
     let object = value.as_object().ok_or(RecordError::NotAnObject)?;
     if object.get("deleted") == Some(&serde_json::Value::Bool(true)) {
-        let id = object.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+        let id = object
+            .get("id")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
         return Ok(SourceDocument {
             doc_id: checked_id(id.to_string())?,
             entries: Vec::new(),
@@ -379,7 +382,10 @@ pub fn staff_document(file_name: &str, text: &str) -> Result<SourceDocument, Rec
     non_empty(text.to_string(), "text")?;
     // The heading line leaves the body; every other line stays in some passage.
     let (title, body) = match find_heading(text) {
-        Some(line) => (text[line.clone()].trim().to_string(), format!("{}{}", &text[..line.start], &text[line.end..])),
+        Some(line) => (
+            text[line.clone()].trim().to_string(),
+            format!("{}{}", &text[..line.start], &text[line.end..]),
+        ),
         None => {
             let opening: String = text.chars().take(FALLBACK_TITLE_CHARS).collect();
             (format!("{}…", opening.trim()), text.to_string())
@@ -416,7 +422,17 @@ pub fn staff_document(file_name: &str, text: &str) -> Result<SourceDocument, Rec
 }
 
 /// Lines of a saved web page before its heading that are page furniture, not content.
-const PAGE_FURNITURE: &[&str] = &["您现在的位置", "当前位置", " > ", "信息来源", "信息提供日期", "来源 :", "来源:", "索引号", "字体"];
+const PAGE_FURNITURE: &[&str] = &[
+    "您现在的位置",
+    "当前位置",
+    " > ",
+    "信息来源",
+    "信息提供日期",
+    "来源 :",
+    "来源:",
+    "索引号",
+    "字体",
+];
 
 /// Whether a line of a staff document is page furniture (a breadcrumb, the source and date line)
 /// rather than the report's words: never a heading, and nothing to quote as an answer.
@@ -576,13 +592,22 @@ mod tests {
         let city = "11440100007483180K3440109014004";
         assert_eq!(base_code(province), Some("440109014004"));
         assert_eq!(base_code(city), base_code(province));
-        for other in ["GIP_123", "X1", "11440100007483180K344010901400", "11440100007483180k3440109014004"] {
+        for other in [
+            "GIP_123",
+            "X1",
+            "11440100007483180K344010901400",
+            "11440100007483180k3440109014004",
+        ] {
             assert_eq!(base_code(other), None, "{other}");
         }
         assert_eq!(item_level(province), Some(ItemLevel::Province));
         assert_eq!(item_level(city), Some(ItemLevel::City));
         assert_eq!(item_level("GIP_123"), None);
-        assert_eq!(item_level("11440100007483180K4440109014004"), None, "a level digit we do not know");
+        assert_eq!(
+            item_level("11440100007483180K4440109014004"),
+            None,
+            "a level digit we do not know"
+        );
     }
 
     #[test]
@@ -624,16 +649,28 @@ mod tests {
             .iter()
             .map(|e| (e.keywords.last().unwrap().as_str(), e.passage.as_str()))
             .collect();
-        assert!(doc.entries.iter().all(|e| e.title == title && e.keywords[0] == title));
+        assert!(doc
+            .entries
+            .iter()
+            .all(|e| e.title == title && e.keywords[0] == title));
         // Nothing but the heading line leaves the text; sections are never mixed in a passage.
-        assert!(found[0].1.contains("落实情况公开") && found[0].1.contains("信息来源"), "{found:?}");
+        assert!(
+            found[0].1.contains("落实情况公开") && found[0].1.contains("信息来源"),
+            "{found:?}"
+        );
         let plan = found.iter().find(|(_, p)| p.contains("480项")).unwrap();
         assert_eq!(plan.0, "二、2025年工作计划");
         assert!(!plan.1.contains("3900"), "{found:?}");
         let summary = found.iter().find(|(_, p)| p.contains("3900")).unwrap();
         assert_eq!(summary.0, "一、2024年工作情况");
         // The embedded text leads with the report and section.
-        let e = doc.entries.iter().find(|e| e.passage.contains("480项")).unwrap();
-        assert!(e.embedding_text().starts_with(&format!("{title}\n二、2025年工作计划\n")));
+        let e = doc
+            .entries
+            .iter()
+            .find(|e| e.passage.contains("480项"))
+            .unwrap();
+        assert!(e
+            .embedding_text()
+            .starts_with(&format!("{title}\n二、2025年工作计划\n")));
     }
 }

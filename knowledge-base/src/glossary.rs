@@ -44,20 +44,31 @@ fn entries(text: &str) -> impl Iterator<Item = (&str, Vec<String>)> {
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .filter_map(|l| l.split_once('\t'))
-        .map(|(key, terms)| (key.trim(), terms.split_whitespace().map(str::to_string).collect()))
+        .map(|(key, terms)| {
+            (
+                key.trim(),
+                terms.split_whitespace().map(str::to_string).collect(),
+            )
+        })
 }
 
 impl Glossary {
     /// Parses `english<TAB>中文 中文…` lines; `#` starts a comment line.
     pub fn parse(text: &str) -> Self {
-        let terms = entries(text).map(|(en, zh)| (words(en).join(" "), zh)).collect();
-        Glossary { terms, colloquial: Vec::new() }
+        let terms = entries(text)
+            .map(|(en, zh)| (words(en).join(" "), zh))
+            .collect();
+        Glossary {
+            terms,
+            colloquial: Vec::new(),
+        }
     }
 
     /// Adds `口语<TAB>官方用语 官方用语…` lines (see the module documentation).
     pub fn with_colloquial(mut self, text: &str) -> Self {
-        let mut colloquial: Vec<(String, Vec<String>)> =
-            entries(text).map(|(everyday, official)| (crate::text::fold(everyday), official)).collect();
+        let mut colloquial: Vec<(String, Vec<String>)> = entries(text)
+            .map(|(everyday, official)| (crate::text::fold(everyday), official))
+            .collect();
         colloquial.sort_by_key(|(everyday, _)| std::cmp::Reverse(everyday.chars().count()));
         colloquial.dedup_by(|a, b| a.0 == b.0);
         self.colloquial = colloquial;
@@ -156,15 +167,26 @@ mod tests {
         assert!(g.terms.len() > 200);
         assert!(g.terms.values().all(|zh| !zh.is_empty()));
         let expanded = g.expand("I lost my driving licence");
-        assert!(expanded.contains("驾驶证") && expanded.contains("补发"), "{expanded}");
-        assert!(g.colloquial.iter().all(|(everyday, official)| !everyday.is_empty() && !official.is_empty()));
+        assert!(
+            expanded.contains("驾驶证") && expanded.contains("补发"),
+            "{expanded}"
+        );
+        assert!(g
+            .colloquial
+            .iter()
+            .all(|(everyday, official)| !everyday.is_empty() && !official.is_empty()));
     }
 
     #[test]
     fn everyday_chinese_words_bring_the_guides_words() {
-        let g = Glossary::parse("").with_colloquial("回乡证\t港澳居民来往内地通行证\n丢了\t遗失 补发\n公积金\t住房公积金\n");
+        let g = Glossary::parse("").with_colloquial(
+            "回乡证\t港澳居民来往内地通行证\n丢了\t遗失 补发\n公积金\t住房公积金\n",
+        );
         // Traditional and Cantonese wording is folded before matching.
-        assert_eq!(g.expand("回鄉證丢了點算"), "港澳居民来往内地通行证 遗失 补发 回鄉證丢了點算");
+        assert_eq!(
+            g.expand("回鄉證丢了點算"),
+            "港澳居民来往内地通行证 遗失 补发 回鄉證丢了點算"
+        );
         // An official term already in the question is not repeated.
         assert_eq!(g.expand("住房公积金怎么提取"), "住房公积金怎么提取");
         assert_eq!(g.expand("营业执照"), "营业执照");

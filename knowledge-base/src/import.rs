@@ -76,7 +76,11 @@ pub(crate) struct Parsed {
 
 impl Parsed {
     pub fn report(self, entries: usize, embedded: usize) -> ImportReport {
-        let deleted = self.documents.iter().filter(|d| d.entries.is_empty()).count();
+        let deleted = self
+            .documents
+            .iter()
+            .filter(|d| d.entries.is_empty())
+            .count();
         ImportReport {
             imported: self.documents.len() - deleted,
             deleted,

@@ -36,8 +36,8 @@ mod dense;
 pub mod document;
 pub mod embed;
 mod error;
-pub mod glossary;
 pub mod eval;
+pub mod glossary;
 pub mod import;
 mod index;
 mod name_ranking;
@@ -147,13 +147,15 @@ impl KnowledgeBase {
         let index = KbIndex::open(index_dir, options.embedder.as_ref().map(|e| e.model_id()))?;
         // The cache only saves time: an unusable one is a warning, never a reason not to start.
         let vector_cache = match (&options.embedder, &options.vector_cache) {
-            (Some(embedder), Some(path)) => match VectorCache::open(path, embedder.dim(), embedder.model_id()) {
-                Ok(cache) => Some(cache),
-                Err(error) => {
-                    tracing::warn!(%error, "vector cache unusable; every import embeds all its entries");
-                    None
+            (Some(embedder), Some(path)) => {
+                match VectorCache::open(path, embedder.dim(), embedder.model_id()) {
+                    Ok(cache) => Some(cache),
+                    Err(error) => {
+                        tracing::warn!(%error, "vector cache unusable; every import embeds all its entries");
+                        None
+                    }
                 }
-            },
+            }
             _ => None,
         };
         let kb = KnowledgeBase {
@@ -277,8 +279,12 @@ impl KnowledgeBase {
             }
         }
         let keys: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let (mut vectors, todo) =
-            self.cached_or_embedded(&keys, &keys, |batch| embedder.embed_passages(batch), self.progress.as_ref())?;
+        let (mut vectors, todo) = self.cached_or_embedded(
+            &keys,
+            &keys,
+            |batch| embedder.embed_passages(batch),
+            self.progress.as_ref(),
+        )?;
         let embedded = todo.iter().filter(|&&i| i < named).count();
         vectors.truncate(named);
         Ok((vectors.into_iter().map(Some).collect(), embedded))
@@ -295,10 +301,15 @@ impl KnowledgeBase {
         progress: Option<&ProgressFn>,
     ) -> Result<(Vec<Vec<f32>>, Vec<usize>), KbError> {
         let cache = self.vector_cache.as_ref();
-        let mut vectors: Vec<Option<Vec<f32>>> = keys.iter().map(|k| cache.and_then(|c| c.get(k))).collect();
+        let mut vectors: Vec<Option<Vec<f32>>> =
+            keys.iter().map(|k| cache.and_then(|c| c.get(k))).collect();
         let todo: Vec<usize> = (0..texts.len()).filter(|&i| vectors[i].is_none()).collect();
         if !todo.is_empty() {
-            tracing::info!(texts = todo.len(), cached = texts.len() - todo.len(), "embedding texts missing from the vector cache");
+            tracing::info!(
+                texts = todo.len(),
+                cached = texts.len() - todo.len(),
+                "embedding texts missing from the vector cache"
+            );
         }
         let total = todo.len() as u64;
         let mut done = 0;
@@ -309,8 +320,11 @@ impl KnowledgeBase {
             let batch_texts: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
             let batch_vectors = embed(&batch_texts)?;
             if let Some(cache) = cache {
-                let items: Vec<(&str, &[f32])> =
-                    batch.iter().map(|&i| keys[i]).zip(batch_vectors.iter().map(Vec::as_slice)).collect();
+                let items: Vec<(&str, &[f32])> = batch
+                    .iter()
+                    .map(|&i| keys[i])
+                    .zip(batch_vectors.iter().map(Vec::as_slice))
+                    .collect();
                 if let Err(error) = cache.insert_many(&items) {
                     tracing::warn!(%error, "cannot add to the vector cache; continuing without");
                 }
@@ -323,7 +337,10 @@ impl KnowledgeBase {
                 progress(done, total);
             }
         }
-        Ok((vectors.into_iter().map(|v| v.unwrap_or_default()).collect(), todo))
+        Ok((
+            vectors.into_iter().map(|v| v.unwrap_or_default()).collect(),
+            todo,
+        ))
     }
 
     /// Embeds the entries that have no vector and rewrites them; see [`KnowledgeBase::open_with`].
@@ -368,9 +385,19 @@ impl KnowledgeBase {
     /// ([`glossary`]), for both the lexical and the dense ranking. With a model, the first hits
     /// are then reordered by how close the question is to their names ([`title_match`]).
     pub fn search(&self, query: &str, k: usize) -> Result<Vec<Hit>, KbError> {
-        let FusedHits { mut hits, expanded, query_vector } = self.fused_hits(query, k)?;
+        let FusedHits {
+            mut hits,
+            expanded,
+            query_vector,
+        } = self.fused_hits(query, k)?;
         if let Some(vector) = &query_vector {
-            title_match::rerank(&mut hits, &expanded, vector, &self.qualifier_words, |name| self.name_vector(name));
+            title_match::rerank(
+                &mut hits,
+                &expanded,
+                vector,
+                &self.qualifier_words,
+                |name| self.name_vector(name),
+            );
         }
         hits.truncate(k);
         Ok(hits)
@@ -379,11 +406,20 @@ impl KnowledgeBase {
     /// The first hits of [`KnowledgeBase::search`] before the second look, each service item and FAQ
     /// entry among them with the [`title_match::Signals`] that the second look weighs (none without a
     /// model): what `scripts/fit-rerank.py` fits the weights on (`examples/hits.rs --signals`).
-    pub fn signals(&self, query: &str) -> Result<Vec<(Hit, Option<title_match::Signals>)>, KbError> {
-        let FusedHits { hits, expanded, query_vector } = self.fused_hits(query, title_match::DEPTH)?;
+    pub fn signals(
+        &self,
+        query: &str,
+    ) -> Result<Vec<(Hit, Option<title_match::Signals>)>, KbError> {
+        let FusedHits {
+            hits,
+            expanded,
+            query_vector,
+        } = self.fused_hits(query, title_match::DEPTH)?;
         let mut signals = match &query_vector {
             Some(vector) => {
-                title_match::signals(&hits, &expanded, vector, &self.qualifier_words, |name| self.name_vector(name))
+                title_match::signals(&hits, &expanded, vector, &self.qualifier_words, |name| {
+                    self.name_vector(name)
+                })
             }
             None => Vec::new(),
         }
@@ -392,7 +428,12 @@ impl KnowledgeBase {
         Ok(hits
             .into_iter()
             .enumerate()
-            .map(|(i, hit)| (hit, signals.next_if(|(place, _)| *place == i).map(|(_, s)| s)))
+            .map(|(i, hit)| {
+                (
+                    hit,
+                    signals.next_if(|(place, _)| *place == i).map(|(_, s)| s),
+                )
+            })
             .collect())
     }
 
@@ -407,19 +448,32 @@ impl KnowledgeBase {
         // helps: if the names cannot be read, the search goes on with the other two.
         let by_name = |searcher: &tantivy::Searcher, vector: &[f32], limit: usize| {
             let cached = |name: &str| self.vector_cache.as_ref()?.get(name);
-            self.name_ranking.rank(&self.index, searcher, vector, limit, cached).unwrap_or_else(|error| {
-                tracing::warn!(%error, "cannot rank the entries by name; searching without");
-                Vec::new()
-            })
+            self.name_ranking
+                .rank(&self.index, searcher, vector, limit, cached)
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "cannot rank the entries by name; searching without");
+                    Vec::new()
+                })
         };
         let names: Option<search::NameRanker<'_>> =
             (self.vector_cache.is_some() && name_ranking::mostly_latin(query)).then_some(&by_name);
-        let hits = search::run(&self.index, &expanded, k.max(title_match::DEPTH), None, || {
-            let vector = self.query_vector(&expanded)?;
-            query_vector.clone_from(&vector);
-            Ok(vector)
-        }, names)?;
-        Ok(FusedHits { hits, expanded, query_vector })
+        let hits = search::run(
+            &self.index,
+            &expanded,
+            k.max(title_match::DEPTH),
+            None,
+            || {
+                let vector = self.query_vector(&expanded)?;
+                query_vector.clone_from(&vector);
+                Ok(vector)
+            },
+            names,
+        )?;
+        Ok(FusedHits {
+            hits,
+            expanded,
+            query_vector,
+        })
     }
 
     /// The `passage: ` embedding of an entry's name: remembered, else from the vector cache (where
@@ -440,7 +494,8 @@ impl KnowledgeBase {
                         return None;
                     }
                 };
-                if let Some(Err(error)) = cache.map(|c| c.insert_many(&[(name, vector.as_slice())])) {
+                if let Some(Err(error)) = cache.map(|c| c.insert_many(&[(name, vector.as_slice())]))
+                {
                     tracing::warn!(%error, "cannot add to the vector cache; continuing without");
                 }
                 vector
@@ -478,10 +533,16 @@ impl KnowledgeBase {
     /// the text with its `query: ` prefix, the text the model reads, so they never collide with
     /// passages'. `None` without a model.
     pub fn embed_queries_cached(&self, texts: &[&str]) -> Result<Option<Vec<Vec<f32>>>, KbError> {
-        let Some(embedder) = &self.embedder else { return Ok(None) };
-        let keys: Vec<String> = texts.iter().map(|t| format!("{}{t}", embed::QUERY_PREFIX)).collect();
+        let Some(embedder) = &self.embedder else {
+            return Ok(None);
+        };
+        let keys: Vec<String> = texts
+            .iter()
+            .map(|t| format!("{}{t}", embed::QUERY_PREFIX))
+            .collect();
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let (vectors, _) = self.cached_or_embedded(&keys, texts, |batch| embedder.embed_queries(batch), None)?;
+        let (vectors, _) =
+            self.cached_or_embedded(&keys, texts, |batch| embedder.embed_queries(batch), None)?;
         Ok(Some(vectors))
     }
 

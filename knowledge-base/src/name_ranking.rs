@@ -50,7 +50,10 @@ const STORE_CACHE_BLOCKS: usize = 32;
 /// (a translation of a sentence is far shorter in characters than the sentence in letters).
 pub fn mostly_latin(query: &str) -> bool {
     let latin = query.chars().filter(char::is_ascii_alphabetic).count();
-    let han = query.chars().filter(|c| matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')).count();
+    let han = query
+        .chars()
+        .filter(|c| matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}'))
+        .count();
     latin > han
 }
 
@@ -74,7 +77,9 @@ impl NameRanking {
     ) -> Result<Vec<(f32, DocAddress)>, KbError> {
         let segments = self.segments_of(index, searcher, &name_vector)?;
         let mut best: Vec<(f32, DocAddress)> = Vec::with_capacity(limit + 1);
-        for (ordinal, (reader, names)) in searcher.segment_readers().iter().zip(&segments).enumerate() {
+        for (ordinal, (reader, names)) in
+            searcher.segment_readers().iter().zip(&segments).enumerate()
+        {
             names.nearest(ordinal, reader, query, limit, &mut best);
         }
         Ok(best)
@@ -95,17 +100,21 @@ impl NameRanking {
             let names = match segments.get(&reader.segment_id()) {
                 Some(names) => names.clone(),
                 None => {
-                    let names = Arc::new(
-                        load_segment(index, reader, name_vector)
-                            .map_err(|e| KbError::index("reading the entries' names", &index.path, e))?,
-                    );
+                    let names =
+                        Arc::new(load_segment(index, reader, name_vector).map_err(|e| {
+                            KbError::index("reading the entries' names", &index.path, e)
+                        })?);
                     segments.insert(reader.segment_id(), names.clone());
                     names
                 }
             };
             current.push(names);
         }
-        let live: Vec<SegmentId> = searcher.segment_readers().iter().map(|r| r.segment_id()).collect();
+        let live: Vec<SegmentId> = searcher
+            .segment_readers()
+            .iter()
+            .map(|r| r.segment_id())
+            .collect();
         segments.retain(|id, _| live.contains(id));
         Ok(current)
     }
@@ -122,7 +131,11 @@ fn load_segment(
         let stored: TantivyDocument = store.get(doc)?;
         let entry = index.fields.to_entry(&stored);
         // Staff passages and names missing from the cache have no row.
-        rows.push(named_by_title(entry.kind).then(|| name_vector(&entry.title)).flatten());
+        rows.push(
+            named_by_title(entry.kind)
+                .then(|| name_vector(&entry.title))
+                .flatten(),
+        );
     }
     Ok(SegmentVectors::from_rows(rows))
 }
@@ -135,7 +148,9 @@ mod tests {
     /// Hand-made name vectors: each name points along its own axis, so the nearest name to a
     /// query vector is known.
     fn name_vector(name: &str) -> Option<Vec<f32>> {
-        let axis = ["结婚登记", "护照申领", "驾驶证换证", "社保卡补领"].iter().position(|n| *n == name)?;
+        let axis = ["结婚登记", "护照申领", "驾驶证换证", "社保卡补领"]
+            .iter()
+            .position(|n| *n == name)?;
         let mut v = vec![0.0; 4];
         v[axis] = 1.0;
         Some(v)
@@ -145,7 +160,12 @@ mod tests {
         let searcher = index.reader.searcher();
         ranked
             .iter()
-            .map(|&(_, a)| index.fields.to_entry(&searcher.doc::<TantivyDocument>(a).unwrap()).id)
+            .map(|&(_, a)| {
+                index
+                    .fields
+                    .to_entry(&searcher.doc::<TantivyDocument>(a).unwrap())
+                    .id
+            })
             .collect()
     }
 
@@ -164,7 +184,11 @@ mod tests {
         index.replace(&items, &[None, None, None, None]).unwrap();
         let ranking = NameRanking::default();
         let query = [0.1, 0.9, 0.3, 0.0]; // nearest 护照, then 驾驶证, then 结婚
-        let rank = |limit| ranking.rank(&index, &index.reader.searcher(), &query, limit, name_vector).unwrap();
+        let rank = |limit| {
+            ranking
+                .rank(&index, &index.reader.searcher(), &query, limit, name_vector)
+                .unwrap()
+        };
         assert_eq!(ids(&index, &rank(10)), ["PP", "DL", "MR"]);
         assert_eq!(ids(&index, &rank(1)), ["PP"]);
 
@@ -175,13 +199,17 @@ mod tests {
         ];
         index.replace(&changes, &[None]).unwrap();
         let query = [0.0, 0.9, 0.3, 0.5];
-        let ranked = ranking.rank(&index, &index.reader.searcher(), &query, 10, name_vector).unwrap();
+        let ranked = ranking
+            .rank(&index, &index.reader.searcher(), &query, 10, name_vector)
+            .unwrap();
         assert_eq!(ids(&index, &ranked), ["SB", "DL", "MR"]);
     }
 
     #[test]
     fn english_with_its_translation_is_mostly_latin() {
-        assert!(mostly_latin("我想报废旧摩托车 I want to scrap my old two-stroke motorbike"));
+        assert!(mostly_latin(
+            "我想报废旧摩托车 I want to scrap my old two-stroke motorbike"
+        ));
         assert!(mostly_latin("How do I renew my passport?"));
         assert!(!mostly_latin("护照过期了怎么换"));
         assert!(!mostly_latin("我想查一下ETC卡的ABC"));

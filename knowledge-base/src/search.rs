@@ -115,7 +115,8 @@ const DENSE_WEIGHT: f32 = 1.0;
 const NAME_WEIGHT: f32 = 0.5;
 
 /// A ranking of a searcher's entries by name for a query vector, `limit` long, best first.
-pub(crate) type NameRanker<'a> = &'a dyn Fn(&tantivy::Searcher, &[f32], usize) -> Vec<(f32, DocAddress)>;
+pub(crate) type NameRanker<'a> =
+    &'a dyn Fn(&tantivy::Searcher, &[f32], usize) -> Vec<(f32, DocAddress)>;
 
 /// The query vector, computed by the caller (the knowledge base owns the embedding model).
 pub(crate) type QueryVector = Option<Vec<f32>>;
@@ -162,7 +163,10 @@ pub(crate) fn run(
     // One searcher for both rankings: they see the same commit even while an import lands.
     let searcher = index.reader.searcher();
     let lexical = searcher
-        .search(&query, &TopDocs::with_limit(k.max(CANDIDATES)).order_by_score())
+        .search(
+            &query,
+            &TopDocs::with_limit(k.max(CANDIDATES)).order_by_score(),
+        )
         .map_err(|e| KbError::index("searching", &index.path, e))?;
     // No term in common with the knowledge base means no evidence, whatever the embedding says:
     // dense search always has *some* nearest entries, and a question about something we do not
@@ -177,7 +181,11 @@ pub(crate) fn run(
                 Some(rank) => rank(&searcher, &vector, k.max(CANDIDATES)),
                 None => Vec::new(),
             };
-            fuse(&[(&lexical, LEXICAL_WEIGHT), (&dense, DENSE_WEIGHT), (&by_name, NAME_WEIGHT)])
+            fuse(&[
+                (&lexical, LEXICAL_WEIGHT),
+                (&dense, DENSE_WEIGHT),
+                (&by_name, NAME_WEIGHT),
+            ])
         }
         _ => lexical,
     };
@@ -198,8 +206,11 @@ pub(crate) fn run(
             service: entry.service,
         })
     };
-    let candidates: HashMap<DocAddress, usize> =
-        ranked.iter().enumerate().map(|(rank, &(_, a))| (a, rank)).collect();
+    let candidates: HashMap<DocAddress, usize> = ranked
+        .iter()
+        .enumerate()
+        .map(|(rank, &(_, a))| (a, rank))
+        .collect();
     let mut hits = Vec::with_capacity(k);
     let mut placed = HashSet::new();
     for &(score, address) in &ranked {
@@ -218,7 +229,14 @@ pub(crate) fn run(
         };
         // The same service at other levels (province, city, district) follows the item, with its
         // score: a citizen asking about a service sees each counter that handles it.
-        let others = variants(index, &searcher, &base_code, &agency_code, &candidates, &placed)?;
+        let others = variants(
+            index,
+            &searcher,
+            &base_code,
+            &agency_code,
+            &candidates,
+            &placed,
+        )?;
         for variant in others {
             if hits.len() == k {
                 break;
@@ -285,7 +303,8 @@ fn variants(
 /// Reciprocal-rank fusion of weighted rankings (each best first), best first; ties keep the order
 /// of the first ranking (the lexical one).
 fn fuse(rankings: &[(&[(f32, DocAddress)], f32)]) -> Vec<(f32, DocAddress)> {
-    let mut fused: Vec<(f32, DocAddress)> = Vec::with_capacity(rankings.iter().map(|(r, _)| r.len()).sum());
+    let mut fused: Vec<(f32, DocAddress)> =
+        Vec::with_capacity(rankings.iter().map(|(r, _)| r.len()).sum());
     for &(ranking, weight) in rankings {
         for (rank, &(_, address)) in ranking.iter().enumerate() {
             let contribution = weight / (RRF_K + rank as f32 + 1.0);
@@ -313,14 +332,25 @@ mod tests {
         let order = |rankings: &[(&[(f32, DocAddress)], f32)]| -> Vec<u32> {
             fuse(rankings).iter().map(|(_, a)| a.doc_id).collect()
         };
-        assert_eq!(order(&[(&lexical, LEXICAL_WEIGHT), (&dense, DENSE_WEIGHT)]), [3, 1, 2, 4, 5]);
+        assert_eq!(
+            order(&[(&lexical, LEXICAL_WEIGHT), (&dense, DENSE_WEIGHT)]),
+            [3, 1, 2, 4, 5]
+        );
         // A lighter third ranking that agrees with one of them lifts its entry over the entries
         // that only one ranking put first; alone it would not.
         let by_name = [(0.9, doc(5))];
-        let with_names = [(&lexical[..], LEXICAL_WEIGHT), (&dense[..], DENSE_WEIGHT), (&by_name[..], NAME_WEIGHT)];
+        let with_names = [
+            (&lexical[..], LEXICAL_WEIGHT),
+            (&dense[..], DENSE_WEIGHT),
+            (&by_name[..], NAME_WEIGHT),
+        ];
         assert_eq!(order(&with_names), [3, 5, 1, 2, 4]);
         let by_name = [(0.9, doc(6))];
-        let with_names = [(&lexical[..], LEXICAL_WEIGHT), (&dense[..], DENSE_WEIGHT), (&by_name[..], NAME_WEIGHT)];
+        let with_names = [
+            (&lexical[..], LEXICAL_WEIGHT),
+            (&dense[..], DENSE_WEIGHT),
+            (&by_name[..], NAME_WEIGHT),
+        ];
         assert_eq!(order(&with_names)[..3], [3, 1, 2]);
     }
 }

@@ -94,9 +94,27 @@ impl NameVectors {
 /// Words that ask how far one's case has got (folded); every question of our sets whose answer is
 /// a progress lookup holds one.
 const PROGRESS_CUES: &[&str] = &[
-    "进度", "进展", "办到哪", "到哪一步", "哪一步", "审到哪", "审核到哪", "审批到哪", "批下来没", "批了没",
-    "办好没", "办好了没", "做好没", "做好了没", "好了没有", "办得怎么样", "有没有消息", "没消息", "到哪了",
-    "status", "progress",
+    "进度",
+    "进展",
+    "办到哪",
+    "到哪一步",
+    "哪一步",
+    "审到哪",
+    "审核到哪",
+    "审批到哪",
+    "批下来没",
+    "批了没",
+    "办好没",
+    "办好了没",
+    "做好没",
+    "做好了没",
+    "好了没有",
+    "办得怎么样",
+    "有没有消息",
+    "没消息",
+    "到哪了",
+    "status",
+    "progress",
 ];
 
 /// Whether the folded question holds one of `cues` (see [`mentions`]).
@@ -110,7 +128,9 @@ fn is_progress_lookup(name: &str) -> bool {
 }
 
 /// Words that ask to look something up or check it (folded).
-const LOOKUP_CUES: &[&str] = &["查", "核实", "核验", "look up", "check", "verify", "search", "find out"];
+const LOOKUP_CUES: &[&str] = &[
+    "查", "核实", "核验", "look up", "check", "verify", "search", "find out",
+];
 
 /// Whether a service item's name is an information lookup other than a progress lookup.
 fn is_information_lookup(name: &str) -> bool {
@@ -125,8 +145,20 @@ const TAIPEI_NAMES: &[&str] = &["台北", "taipei"];
 /// ([`ItemLevel::City`]). District names that also occur inside ordinary words (新增城镇, 昨天河南,
 /// 南沙群岛, 从化妆品) count only with their 区.
 const GUANGZHOU_PLACES: &[&str] = &[
-    "广州", "guangzhou", "越秀", "海珠", "荔湾", "白云区", "黄埔区", "番禺", "天河区", "花都区", "南沙区", "从化区",
-    "增城区", "空港经济区",
+    "广州",
+    "guangzhou",
+    "越秀",
+    "海珠",
+    "荔湾",
+    "白云区",
+    "黄埔区",
+    "番禺",
+    "天河区",
+    "花都区",
+    "南沙区",
+    "从化区",
+    "增城区",
+    "空港经济区",
 ];
 
 /// Whether the folded question names the province as the one that handles the matter: 广东省, 省里, or
@@ -136,7 +168,9 @@ fn names_the_province(folded_question: &str) -> bool {
     const CUES: [&str; 4] = ["广东省", "省里", "province", "provincial"];
     let department = folded_question.match_indices('省').any(|(at, _)| {
         let after = folded_question[at..].chars().skip(1).take(7);
-        after.take_while(|c| !matches!(c, '，' | '。' | '？' | ',' | '?' | ' ')).any(|c| c == '厅' || c == '局')
+        after
+            .take_while(|c| !matches!(c, '，' | '。' | '？' | ',' | '?' | ' '))
+            .any(|c| c == '厅' || c == '局')
     });
     department || CUES.iter().any(|cue| mentions(folded_question, cue))
 }
@@ -179,7 +213,11 @@ impl Default for QualifierWords {
 impl QualifierWords {
     /// Parses `name words<TAB>citizens' words` lines; `#` starts a comment line.
     pub fn parse(text: &str) -> Self {
-        let words = |part: &str| part.split_whitespace().map(crate::text::fold).collect::<Vec<_>>();
+        let words = |part: &str| {
+            part.split_whitespace()
+                .map(crate::text::fold)
+                .collect::<Vec<_>>()
+        };
         let meanings = text
             .lines()
             .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
@@ -200,15 +238,23 @@ impl QualifierWords {
     /// `None` when the question asks for no meaning, so that no hit is scored at all.
     pub fn scorer(&self, question: &str) -> Option<impl Fn(&Qualifier<'_>) -> Option<f32> + '_> {
         let question = crate::text::fold(question).replace(AGAIN, "重");
-        let asked: Vec<&Meaning> =
-            self.meanings.iter().filter(|m| m.cues.iter().any(|cue| asks_for(&question, cue))).collect();
+        let asked: Vec<&Meaning> = self
+            .meanings
+            .iter()
+            .filter(|m| m.cues.iter().any(|cue| asks_for(&question, cue)))
+            .collect();
         (!asked.is_empty()).then(move || {
             move |qualifier: &Qualifier<'_>| {
                 let shared = qualifier.shared();
                 let points: usize = asked
                     .iter()
                     .filter(|m| !m.in_names.iter().any(|word| shared.contains(word.as_str())))
-                    .map(|m| m.in_names.iter().filter(|word| qualifier.holds(word)).count())
+                    .map(|m| {
+                        m.in_names
+                            .iter()
+                            .filter(|word| qualifier.holds(word))
+                            .count()
+                    })
                     .sum();
                 Some(points as f32)
             }
@@ -222,7 +268,8 @@ fn asks_for(question: &str, cue: &str) -> bool {
     question.match_indices(cue).any(|(at, _)| {
         let before = &question[..at];
         // `是不是第一次申领` asks whether; it denies nothing.
-        let denied = DENIALS.iter().any(|denial| before.ends_with(denial)) && !before.ends_with("是不是");
+        let denied =
+            DENIALS.iter().any(|denial| before.ends_with(denial)) && !before.ends_with("是不是");
         !denied && stands_alone(question, cue, at)
     })
 }
@@ -230,7 +277,9 @@ fn asks_for(question: &str, cue: &str) -> bool {
 /// Whether the folded `question` contains `cue`; a Latin cue must stand as a whole word (`new` is
 /// not in `renew`).
 fn mentions(question: &str, cue: &str) -> bool {
-    question.match_indices(cue).any(|(at, _)| stands_alone(question, cue, at))
+    question
+        .match_indices(cue)
+        .any(|(at, _)| stands_alone(question, cue, at))
 }
 
 /// Whether `cue`, found in `question` at `at`, is a word there: always for Chinese, and for a
@@ -241,7 +290,8 @@ fn stands_alone(question: &str, cue: &str, at: usize) -> bool {
     }
     let before = question[..at].chars().next_back();
     let after = question[at + cue.len()..].chars().next();
-    !before.is_some_and(|c| c.is_ascii_alphanumeric()) && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+    !before.is_some_and(|c| c.is_ascii_alphanumeric())
+        && !after.is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 /// Words right before a qualifier word that deny it (`不是延期`, `并非新办`, `没有丢失`, `not a
@@ -270,7 +320,10 @@ impl Qualifier<'_> {
 
     /// The name without the qualifier: what the siblings share.
     pub fn shared(&self) -> String {
-        self.name[..self.start].iter().chain(&self.name[self.end..]).collect()
+        self.name[..self.start]
+            .iter()
+            .chain(&self.name[self.end..])
+            .collect()
     }
 
     /// Whether `word` occurs in the name across or within the qualifier. The shared beginning can
@@ -279,11 +332,25 @@ impl Qualifier<'_> {
     /// 重新申请 (apply again) does not hold 新申请 (apply anew).
     pub fn holds(&self, word: &str) -> bool {
         let word: Vec<char> = word.chars().collect();
-        let again = |at: usize| at > 0 && self.name[at - 1..].iter().copied().take(AGAIN.chars().count()).eq(AGAIN.chars());
+        let again = |at: usize| {
+            at > 0
+                && self.name[at - 1..]
+                    .iter()
+                    .copied()
+                    .take(AGAIN.chars().count())
+                    .eq(AGAIN.chars())
+        };
         !word.is_empty()
-            && self.name.windows(word.len()).enumerate().any(|(at, window)| {
-                window == word.as_slice() && at < self.end && at + word.len() > self.start && !again(at)
-            })
+            && self
+                .name
+                .windows(word.len())
+                .enumerate()
+                .any(|(at, window)| {
+                    window == word.as_slice()
+                        && at < self.end
+                        && at + word.len() > self.start
+                        && !again(at)
+                })
     }
 }
 
@@ -332,15 +399,28 @@ impl Signals {
     /// The signals in the order of the fields, which [`WEIGHTS`] and `scripts/fit-rerank.py` follow.
     pub fn values(&self) -> [f32; 12] {
         [
-            self.fused, self.name, self.qualifier, self.qualifier_words, self.progress, self.lookup,
-            self.other_source, self.qualifier_written, self.name_written, self.faq, self.guangzhou_item,
+            self.fused,
+            self.name,
+            self.qualifier,
+            self.qualifier_words,
+            self.progress,
+            self.lookup,
+            self.other_source,
+            self.qualifier_written,
+            self.name_written,
+            self.faq,
+            self.guangzhou_item,
             self.province_item_for_guangzhou,
         ]
     }
 
     /// The hit's score after the second look: [`WEIGHTS`] · [`Signals::values`].
     pub fn score(&self) -> f32 {
-        self.values().iter().zip(WEIGHTS).map(|(value, weight)| value * weight).sum()
+        self.values()
+            .iter()
+            .zip(WEIGHTS)
+            .map(|(value, weight)| value * weight)
+            .sum()
     }
 }
 
@@ -348,7 +428,8 @@ impl Signals {
 /// documentation): the fused score keeps weight 1, so the others are in its units, where
 /// neighbouring ranks differ by ~0.002–0.01.
 pub const WEIGHTS: [f32; 12] = [
-    1.0, 0.8789, 0.09337, 0.0131, 0.07733, 0.0114, -0.04011, 0.01054, 0.03858, -0.02156, 0.009318, -0.008252,
+    1.0, 0.8789, 0.09337, 0.0131, 0.07733, 0.0114, -0.04011, 0.01054, 0.03858, -0.02156, 0.009318,
+    -0.008252,
 ];
 
 /// The signals of the service items and FAQ entries among the first [`DEPTH`] `hits`, with their
@@ -362,17 +443,22 @@ pub fn signals(
     mut name_vector: impl FnMut(&str) -> Option<Arc<Vec<f32>>>,
 ) -> Vec<(usize, Signals)> {
     let depth = hits.len().min(DEPTH);
-    let places: Vec<usize> = (0..depth).filter(|&i| named_by_title(hits[i].kind)).collect();
+    let places: Vec<usize> = (0..depth)
+        .filter(|&i| named_by_title(hits[i].kind))
+        .collect();
     let named: Vec<Hit> = places.iter().map(|&i| hits[i].clone()).collect();
     let cosine = |v: &[f32]| v.iter().zip(query_vector).map(|(a, b)| a * b).sum::<f32>();
-    let qualifier = qualifier_evidence(&named, |qualifier| name_vector(&qualifier.text()).map(|v| cosine(&v)));
+    let qualifier = qualifier_evidence(&named, |qualifier| {
+        name_vector(&qualifier.text()).map(|v| cosine(&v))
+    });
     let qualifier_words = match qualifier_words.scorer(question) {
         Some(scorer) => qualifier_evidence(&named, scorer),
         None => vec![0.0; named.len()],
     };
     let folded = crate::text::fold(question);
     let pairs = CharPairs::of(&folded);
-    let qualifier_written = qualifier_evidence(&named, |qualifier| pairs.written_share(&qualifier.text()));
+    let qualifier_written =
+        qualifier_evidence(&named, |qualifier| pairs.written_share(&qualifier.text()));
     let asks_progress = asks(&folded, PROGRESS_CUES);
     let asks_lookup = asks(&folded, LOOKUP_CUES);
     let named_source = named_source(&folded);
@@ -390,18 +476,33 @@ pub fn signals(
                 name: name_vector(&hit.title).map_or(0.0, |v| cosine(&v)),
                 qualifier: qualifier[i],
                 qualifier_words: qualifier_words[i],
-                progress: if is_progress_lookup(&hit.title) { sign(asks_progress) } else { 0.0 },
+                progress: if is_progress_lookup(&hit.title) {
+                    sign(asks_progress)
+                } else {
+                    0.0
+                },
                 lookup: if hit.kind == DocKind::ServiceItem && is_information_lookup(&hit.title) {
                     sign(asks_lookup)
                 } else {
                     0.0
                 },
-                other_source: if named_source.is_some_and(|kind| kind != hit.kind) { 1.0 } else { 0.0 },
+                other_source: if named_source.is_some_and(|kind| kind != hit.kind) {
+                    1.0
+                } else {
+                    0.0
+                },
                 qualifier_written: qualifier_written[i],
                 name_written: pairs.written_share(&hit.title).unwrap_or(0.0),
                 faq: if hit.kind == DocKind::Faq { 1.0 } else { 0.0 },
-                guangzhou_item: if level == Some(ItemLevel::City) { sign(names_guangzhou) } else { 0.0 },
-                province_item_for_guangzhou: if level == Some(ItemLevel::Province) && names_guangzhou && !names_province {
+                guangzhou_item: if level == Some(ItemLevel::City) {
+                    sign(names_guangzhou)
+                } else {
+                    0.0
+                },
+                province_item_for_guangzhou: if level == Some(ItemLevel::Province)
+                    && names_guangzhou
+                    && !names_province
+                {
                     1.0
                 } else {
                     0.0
@@ -427,7 +528,10 @@ pub fn rerank(
     }
     let mut movable: Vec<Hit> = signals
         .iter()
-        .map(|(place, signals)| Hit { score: signals.score(), ..hits[*place].clone() })
+        .map(|(place, signals)| Hit {
+            score: signals.score(),
+            ..hits[*place].clone()
+        })
         .collect();
     // Stable: equal scores keep the fused order.
     movable.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -444,20 +548,32 @@ struct CharPairs {
 
 impl CharPairs {
     fn of(folded_question: &str) -> Self {
-        let chars: Vec<char> = folded_question.chars().filter(|c| c.is_alphanumeric()).collect();
-        CharPairs { pairs: chars.windows(2).map(|w| (w[0], w[1])).collect(), chars: chars.into_iter().collect() }
+        let chars: Vec<char> = folded_question
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect();
+        CharPairs {
+            pairs: chars.windows(2).map(|w| (w[0], w[1])).collect(),
+            chars: chars.into_iter().collect(),
+        }
     }
 
     /// The share of `text`'s character pairs (its one character, for a single one) that the
     /// question holds, after folding and without punctuation; `None` for a text with no letters.
     /// Pairs, not characters: 牙医 shares 医 with 中医 but no pair.
     fn written_share(&self, text: &str) -> Option<f32> {
-        let text: Vec<char> = crate::text::fold(text).chars().filter(|c| c.is_alphanumeric()).collect();
+        let text: Vec<char> = crate::text::fold(text)
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect();
         match text.as_slice() {
             [] => None,
             [one] => Some(if self.chars.contains(one) { 1.0 } else { 0.0 }),
             _ => {
-                let written = text.windows(2).filter(|w| self.pairs.contains(&(w[0], w[1]))).count();
+                let written = text
+                    .windows(2)
+                    .filter(|w| self.pairs.contains(&(w[0], w[1])))
+                    .count();
                 Some(written as f32 / (text.len() - 1) as f32)
             }
         }
@@ -474,7 +590,10 @@ impl CharPairs {
 /// qualifier's own embedding does. A hit's evidence against a sibling is the question's
 /// `similarity` to its [`Qualifier`] minus that to the sibling's (`None` for an empty one: no
 /// comparison); its evidence is the mean over its siblings.
-pub fn qualifier_evidence(hits: &[Hit], mut similarity: impl FnMut(&Qualifier<'_>) -> Option<f32>) -> Vec<f32> {
+pub fn qualifier_evidence(
+    hits: &[Hit],
+    mut similarity: impl FnMut(&Qualifier<'_>) -> Option<f32>,
+) -> Vec<f32> {
     let names: Vec<Option<Vec<char>>> = hits
         .iter()
         .map(|hit| (hit.kind == DocKind::ServiceItem).then(|| hit.title.chars().collect()))
@@ -493,8 +612,16 @@ pub fn qualifier_evidence(hits: &[Hit], mut similarity: impl FnMut(&Qualifier<'_
             let (mut total, mut siblings) = (0.0, 0);
             for other in names.iter().flatten() {
                 if let Some((prefix, suffix)) = shared_ends(name, other) {
-                    let mine = Qualifier { name, start: prefix, end: name.len() - suffix };
-                    let theirs = Qualifier { name: other, start: prefix, end: other.len() - suffix };
+                    let mine = Qualifier {
+                        name,
+                        start: prefix,
+                        end: name.len() - suffix,
+                    };
+                    let theirs = Qualifier {
+                        name: other,
+                        start: prefix,
+                        end: other.len() - suffix,
+                    };
                     if let (Some(mine), Some(theirs)) = (similarity(mine), similarity(theirs)) {
                         total += mine - theirs;
                         siblings += 1;
@@ -533,7 +660,13 @@ fn shared_ends(a: &[char], b: &[char]) -> Option<(usize, usize)> {
     }
     let shorter = a.len().min(b.len());
     let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let suffix = a.iter().rev().zip(b.iter().rev()).take(shorter - prefix).take_while(|(x, y)| x == y).count();
+    let suffix = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take(shorter - prefix)
+        .take_while(|(x, y)| x == y)
+        .count();
     if (prefix + suffix) * 2 <= shorter {
         return None;
     }
@@ -579,14 +712,27 @@ mod tests {
         };
         rerank(&mut hits, "", &query, &QualifierWords::default(), vector);
         let order: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
-        assert_eq!(order, ["出省变更", "report#1", "省内变更", "faq", "far", "beyond the depth"]);
+        assert_eq!(
+            order,
+            [
+                "出省变更",
+                "report#1",
+                "省内变更",
+                "faq",
+                "far",
+                "beyond the depth"
+            ]
+        );
         // A name far from the question cannot jump more than a few ranks of fused evidence.
         assert!(hits[3].score > hits[4].score);
     }
 
     #[test]
     fn siblings_are_names_that_differ_in_their_middle() {
-        assert!(are_siblings("律师执业变更审核(执业类别变更并市内转所)", "律师执业变更审核(执业类别变更并跨市转所)"));
+        assert!(are_siblings(
+            "律师执业变更审核(执业类别变更并市内转所)",
+            "律师执业变更审核(执业类别变更并跨市转所)"
+        ));
         assert!(are_siblings("扶养协议公证指引", "夫妻财产约定协议公证指引"));
         assert!(!are_siblings("扶养协议公证指引", "扶养协议公证指引"));
         assert!(!are_siblings("扶养协议公证指引", "星级饭店名录发布"));
@@ -595,9 +741,18 @@ mod tests {
     #[test]
     fn siblings_differ_in_the_middle_of_their_names() {
         let chars = |s: &str| s.chars().collect::<Vec<_>>();
-        let (tour, visit) = (chars("往来港澳通行证团队游签注进度查询"), chars("往来港澳通行证探亲签注进度查询"));
+        let (tour, visit) = (
+            chars("往来港澳通行证团队游签注进度查询"),
+            chars("往来港澳通行证探亲签注进度查询"),
+        );
         let (mine, theirs) = qualifiers(&tour, &visit).unwrap();
-        assert_eq!((mine.iter().collect::<String>(), theirs.iter().collect::<String>()), ("团队游".into(), "探亲".into()));
+        assert_eq!(
+            (
+                mine.iter().collect::<String>(),
+                theirs.iter().collect::<String>()
+            ),
+            ("团队游".into(), "探亲".into())
+        );
         // One name inside the other: the shorter one's qualifier is empty.
         let (lawyer, firm) = (chars("律师基本信息查询"), chars("律师事务所基本信息查询"));
         let (mine, theirs) = qualifiers(&lawyer, &firm).unwrap();
@@ -605,7 +760,10 @@ mod tests {
         assert_eq!(theirs.iter().collect::<String>(), "事务所");
         // Equal names (a province's and a city's version) and unrelated names are not siblings.
         assert_eq!(qualifiers(&tour, &tour), None);
-        assert_eq!(qualifiers(&chars("档案接收"), &chars("档案材料的收集、鉴别和归档")), None);
+        assert_eq!(
+            qualifiers(&chars("档案接收"), &chars("档案材料的收集、鉴别和归档")),
+            None
+        );
     }
 
     #[test]
@@ -622,14 +780,20 @@ mod tests {
             text => panic!("only qualifiers are compared, not {text}"),
         };
         let evidence = qualifier_evidence(&hits, similarity);
-        assert!((evidence[1] - 0.2).abs() < 1e-6 && (evidence[0] + 0.2).abs() < 1e-6, "{evidence:?}");
+        assert!(
+            (evidence[1] - 0.2).abs() < 1e-6 && (evidence[0] + 0.2).abs() < 1e-6,
+            "{evidence:?}"
+        );
         // No sibling, or not a service item: no evidence either way.
         assert_eq!(&evidence[2..], [0.0, 0.0]);
     }
 
     #[test]
     fn a_named_qualifier_reorders_siblings_that_the_name_cannot() {
-        let mut hits = vec![hit("签注(探亲)", DocKind::ServiceItem, 0.10), hit("签注(团队游)", DocKind::ServiceItem, 0.099)];
+        let mut hits = vec![
+            hit("签注(探亲)", DocKind::ServiceItem, 0.10),
+            hit("签注(团队游)", DocKind::ServiceItem, 0.099),
+        ];
         let vector = |text: &str| -> Option<Arc<Vec<f32>>> {
             Some(Arc::new(match text {
                 "团队游" => vec![0.9, 0.436],
@@ -637,14 +801,24 @@ mod tests {
                 _ => vec![0.8, 0.6], // both names: as close as each other
             }))
         };
-        rerank(&mut hits, "", &[1.0, 0.0], &QualifierWords::default(), vector);
+        rerank(
+            &mut hits,
+            "",
+            &[1.0, 0.0],
+            &QualifierWords::default(),
+            vector,
+        );
         assert_eq!(hits[0].id, "签注(团队游)");
     }
 
     /// The qualifier of `name` against `sibling`.
     fn qualifier_of<'a>(name: &'a [char], sibling: &[char]) -> Qualifier<'a> {
         let (prefix, suffix) = shared_ends(name, sibling).unwrap();
-        Qualifier { name, start: prefix, end: name.len() - suffix }
+        Qualifier {
+            name,
+            start: prefix,
+            end: name.len() - suffix,
+        }
     }
 
     #[test]
@@ -652,25 +826,43 @@ mod tests {
         let chars = |s: &str| s.chars().collect::<Vec<_>>();
         let words = QualifierWords::default();
         let score = words.scorer("爆破员证件快过期了，要带什么材料").unwrap();
-        let (renew, damaged, new) =
-            (chars("爆破作业人员许可(到期换发)"), chars("爆破作业人员许可(损毁换发)"), chars("爆破作业人员许可(新办理)"));
+        let (renew, damaged, new) = (
+            chars("爆破作业人员许可(到期换发)"),
+            chars("爆破作业人员许可(损毁换发)"),
+            chars("爆破作业人员许可(新办理)"),
+        );
         assert_eq!(score(&qualifier_of(&renew, &new)), Some(2.0));
         assert_eq!(score(&qualifier_of(&damaged, &new)), Some(1.0));
         assert_eq!(score(&qualifier_of(&new, &renew)), Some(0.0));
         // Traditional questions are folded first; the shared beginning took 转 of 转入 with it.
-        let (inward, outward) = (chars("存档人员党员组织关系转入"), chars("存档人员党员组织关系转出"));
+        let (inward, outward) = (
+            chars("存档人员党员组织关系转入"),
+            chars("存档人员党员组织关系转出"),
+        );
         assert_eq!(qualifier_of(&inward, &outward).text(), "入");
         let score = words.scorer("黨員組織關係怎麼轉進來").unwrap();
         assert_eq!(score(&qualifier_of(&inward, &outward)), Some(1.0));
         assert_eq!(score(&qualifier_of(&outward, &inward)), Some(0.0));
         // English words count as whole words (the chat searches an English question with its
         // translation); `renew` names renewal, not 新.
-        let score = words.scorer("I lost my permit, how do I get a replacement").unwrap();
-        assert_eq!(score(&qualifier_of(&chars("爆破作业人员许可(遗失补发)"), &new)), Some(2.0));
-        assert!(words.scorer("how do I renew the permit").is_some_and(|score| score(&qualifier_of(&new, &renew)) == Some(0.0)));
+        let score = words
+            .scorer("I lost my permit, how do I get a replacement")
+            .unwrap();
+        assert_eq!(
+            score(&qualifier_of(&chars("爆破作业人员许可(遗失补发)"), &new)),
+            Some(2.0)
+        );
+        assert!(words
+            .scorer("how do I renew the permit")
+            .is_some_and(|score| score(&qualifier_of(&new, &renew)) == Some(0.0)));
         // A denied word asks for nothing: neither renewal nor change, but the first time.
-        let score = words.scorer("头一回报，不是延期也不是变更，要交什么").unwrap();
-        let (first, extended) = (chars("无线电台设置使用审批(新申请)"), chars("无线电台设置使用审批(延期)"));
+        let score = words
+            .scorer("头一回报，不是延期也不是变更，要交什么")
+            .unwrap();
+        let (first, extended) = (
+            chars("无线电台设置使用审批(新申请)"),
+            chars("无线电台设置使用审批(延期)"),
+        );
         assert_eq!(score(&qualifier_of(&first, &extended)), Some(1.0));
         assert_eq!(score(&qualifier_of(&extended, &first)), Some(0.0));
         assert!(words.scorer("不是延期，要交什么").is_none());
@@ -678,12 +870,20 @@ mod tests {
         // A question that asks for no meaning scores nothing; 重新申请 is not 新申请.
         assert!(words.scorer("取水许可证要交哪些材料").is_none());
         assert!(words.scorer("注销后想重新申请执业").is_some_and(|score| {
-            let (again, moved) = (chars("专职律师执业许可(在我省注销后重新申请执业)"), chars("专职律师执业许可(在外省转入申请执业)"));
+            let (again, moved) = (
+                chars("专职律师执业许可(在我省注销后重新申请执业)"),
+                chars("专职律师执业许可(在外省转入申请执业)"),
+            );
             score(&qualifier_of(&again, &moved)) == Some(1.0) // 注销, not 新申请
         }));
         // A word of the family's shared name is no evidence for a member that repeats it.
-        let score = words.scorer("取水权转让给别的公司了，取水许可怎么变更").unwrap();
-        let (general, transfer) = (chars("变更取水许可(一般变更)"), chars("变更取水许可(取水权转让)"));
+        let score = words
+            .scorer("取水权转让给别的公司了，取水许可怎么变更")
+            .unwrap();
+        let (general, transfer) = (
+            chars("变更取水许可(一般变更)"),
+            chars("变更取水许可(取水权转让)"),
+        );
         assert_eq!(score(&qualifier_of(&general, &transfer)), Some(0.0));
         // Who the applicant is: 部队 names the army's licence, not the armed police's (whose
         // name holds 部队 too, but not 军队); 户口 names a mainland resident.
@@ -698,9 +898,14 @@ mod tests {
             chars("机动车驾驶证初次申领(外国人申领摩托车准驾车型)"),
         );
         let score = words.scorer("我是本地户口，第一次考摩托车驾照").unwrap();
-        assert!(score(&qualifier_of(&mainland, &foreign)) > score(&qualifier_of(&foreign, &mainland)));
+        assert!(
+            score(&qualifier_of(&mainland, &foreign)) > score(&qualifier_of(&foreign, &mainland))
+        );
         // Handing a licence back is cancelling it.
-        let (cancel, change) = (chars("水域滩涂养殖证的审核（注销）"), chars("水域滩涂养殖证的审核（变更）"));
+        let (cancel, change) = (
+            chars("水域滩涂养殖证的审核（注销）"),
+            chars("水域滩涂养殖证的审核（变更）"),
+        );
         let score = words.scorer("不养鱼了，养殖证要交回").unwrap();
         assert_eq!(score(&qualifier_of(&cancel, &change)), Some(1.0));
         assert_eq!(score(&qualifier_of(&change, &cancel)), Some(0.0));
@@ -710,7 +915,13 @@ mod tests {
     /// (so only the fused scores and the word signals decide).
     fn first_after_rerank(hits: &[Hit], question: &str) -> String {
         let mut hits = hits.to_vec();
-        rerank(&mut hits, question, &[1.0, 0.0], &QualifierWords::default(), |_| Some(Arc::new(vec![1.0, 0.0])));
+        rerank(
+            &mut hits,
+            question,
+            &[1.0, 0.0],
+            &QualifierWords::default(),
+            |_| Some(Arc::new(vec![1.0, 0.0])),
+        );
         hits[0].id.clone()
     }
 
@@ -722,9 +933,15 @@ mod tests {
             hit("爆破作业人员许可(新办理)", DocKind::ServiceItem, 0.095),
         ];
         let first = |question: &str| first_after_rerank(&hits, question);
-        assert_eq!(first("头一次申领爆破作业许可证"), "爆破作业人员许可(新办理)");
+        assert_eq!(
+            first("头一次申领爆破作业许可证"),
+            "爆破作业人员许可(新办理)"
+        );
         // Without such words the fused order stands.
-        assert_eq!(first("爆破作业许可证要什么材料"), "爆破作业人员许可(到期换发)");
+        assert_eq!(
+            first("爆破作业许可证要什么材料"),
+            "爆破作业人员许可(到期换发)"
+        );
     }
 
     #[test]
@@ -734,15 +951,31 @@ mod tests {
             hit("特困人员救助供养业务进度查询", DocKind::ServiceItem, 0.095),
         ];
         let first = |question: &str| first_after_rerank(&hits, question);
-        assert_eq!(first("给老人申请了特困供养，审到哪一步了？"), "特困人员救助供养业务进度查询");
-        assert_eq!(first("Where can I check the status of my application?"), "特困人员救助供养业务进度查询");
-        assert_eq!(first("特困人员救助供养要什么条件？"), "特困人员救助供养业务申请预约");
+        assert_eq!(
+            first("给老人申请了特困供养，审到哪一步了？"),
+            "特困人员救助供养业务进度查询"
+        );
+        assert_eq!(
+            first("Where can I check the status of my application?"),
+            "特困人员救助供养业务进度查询"
+        );
+        assert_eq!(
+            first("特困人员救助供养要什么条件？"),
+            "特困人员救助供养业务申请预约"
+        );
         // Without the cue, a progress lookup first in the fused order yields to its service.
         let shadowing = vec![
             hit("补发办理往来港澳通行证进度查询", DocKind::ServiceItem, 0.10),
-            hit("办理中华人民共和国出入境通行证", DocKind::ServiceItem, 0.095),
+            hit(
+                "办理中华人民共和国出入境通行证",
+                DocKind::ServiceItem,
+                0.095,
+            ),
         ];
-        assert_eq!(first_after_rerank(&shadowing, "回乡证丢了，急着回香港，办什么证件？"), "办理中华人民共和国出入境通行证");
+        assert_eq!(
+            first_after_rerank(&shadowing, "回乡证丢了，急着回香港，办什么证件？"),
+            "办理中华人民共和国出入境通行证"
+        );
     }
 
     #[test]
@@ -752,32 +985,62 @@ mod tests {
             hit("职业病诊断医师信息查询", DocKind::ServiceItem, 0.098),
         ];
         let first = |question: &str| first_after_rerank(&hits, question);
-        assert_eq!(first("怎么核实一位医生有没有职业病诊断的资格？"), "职业病诊断医师信息查询");
+        assert_eq!(
+            first("怎么核实一位医生有没有职业病诊断的资格？"),
+            "职业病诊断医师信息查询"
+        );
         // Without the cue, a lookup first in the fused order yields to the service.
         let lookup_first = vec![
             hit("职业病诊断医师信息查询", DocKind::ServiceItem, 0.10),
             hit("职业病诊断资格证书核发", DocKind::ServiceItem, 0.098),
         ];
-        assert_eq!(first_after_rerank(&lookup_first, "职业病诊断的资格证书怎么申请？"), "职业病诊断资格证书核发");
+        assert_eq!(
+            first_after_rerank(&lookup_first, "职业病诊断的资格证书怎么申请？"),
+            "职业病诊断资格证书核发"
+        );
     }
 
     #[test]
     fn naming_guangzhou_puts_guangzhous_own_version_first() {
         // The province's and Guangzhou's 技工学校的设立审批: equal names, ids of level 2 and 3.
-        let named = |id: &str, score| Hit { title: "技工学校的设立审批".into(), ..hit(id, DocKind::ServiceItem, score) };
-        let (province, city) = ("11440000006939908Q2442100104000", "11440100696927671X3440111104000");
+        let named = |id: &str, score| Hit {
+            title: "技工学校的设立审批".into(),
+            ..hit(id, DocKind::ServiceItem, score)
+        };
+        let (province, city) = (
+            "11440000006939908Q2442100104000",
+            "11440100696927671X3440111104000",
+        );
         let province_first = vec![named(province, 0.10), named(city, 0.095)];
         let first = |question: &str| first_after_rerank(&province_first, question);
         assert_eq!(first("想在广州办一所民办技工学校，设立审批怎么走？"), city);
         assert_eq!(first("想在番禺办一所技工学校，要什么审批？"), city);
         // Naming the province as well takes away the province version's penalty, not the city's bonus.
         let levels = |question: &str| -> Vec<(f32, f32)> {
-            let signals = signals(&province_first, question, &[1.0, 0.0], &QualifierWords::default(), |_| None);
-            signals.iter().map(|(_, s)| (s.guangzhou_item, s.province_item_for_guangzhou)).collect()
+            let signals = signals(
+                &province_first,
+                question,
+                &[1.0, 0.0],
+                &QualifierWords::default(),
+                |_| None,
+            );
+            signals
+                .iter()
+                .map(|(_, s)| (s.guangzhou_item, s.province_item_for_guangzhou))
+                .collect()
         };
-        assert_eq!(levels("在广州办技工学校，要找谁审批？"), [(0.0, 1.0), (1.0, 0.0)]);
-        assert_eq!(levels("在广州办技工学校，是找省人社厅审批吗？"), [(0.0, 0.0), (1.0, 0.0)]);
-        assert_eq!(levels("在广州办技工学校，省内跨市迁址要找谁？"), [(0.0, 1.0), (1.0, 0.0)]);
+        assert_eq!(
+            levels("在广州办技工学校，要找谁审批？"),
+            [(0.0, 1.0), (1.0, 0.0)]
+        );
+        assert_eq!(
+            levels("在广州办技工学校，是找省人社厅审批吗？"),
+            [(0.0, 0.0), (1.0, 0.0)]
+        );
+        assert_eq!(
+            levels("在广州办技工学校，省内跨市迁址要找谁？"),
+            [(0.0, 1.0), (1.0, 0.0)]
+        );
         assert_eq!(levels("办技工学校要找谁审批？"), [(0.0, 0.0), (-1.0, 0.0)]);
         // Without Guangzhou named, its version yields to the province's; 新增城镇 names no 增城区.
         let city_first = vec![named(city, 0.10), named(province, 0.098)];
@@ -794,16 +1057,31 @@ mod tests {
             hit("省留学服务协会申办流程", DocKind::ServiceItem, 0.095),
         ];
         let first = |question: &str| first_after_rerank(&hits, question);
-        assert_eq!(first("想在廣東省留學服務協會辦理業務，流程是什麼？"), "省留学服务协会申办流程");
-        assert_eq!(first("How do I register with the study-abroad association in Guangzhou?"), "省留学服务协会申办流程");
+        assert_eq!(
+            first("想在廣東省留學服務協會辦理業務，流程是什麼？"),
+            "省留学服务协会申办流程"
+        );
+        assert_eq!(
+            first("How do I register with the study-abroad association in Guangzhou?"),
+            "省留学服务协会申办流程"
+        );
         // No place, or both places: the fused order stands.
-        assert_eq!(first("協會辦理業務的流程是什麼？"), "申請成立社區發展協會之流程？");
-        assert_eq!(first("我在广州，想问台北的协会怎么成立"), "申請成立社區發展協會之流程？");
+        assert_eq!(
+            first("協會辦理業務的流程是什麼？"),
+            "申請成立社區發展協會之流程？"
+        );
+        assert_eq!(
+            first("我在广州，想问台北的协会怎么成立"),
+            "申請成立社區發展協會之流程？"
+        );
         let taipei = vec![
             hit("省留学服务协会申办流程", DocKind::ServiceItem, 0.10),
             hit("申請成立社區發展協會之流程？", DocKind::Faq, 0.095),
         ];
-        assert_eq!(first_after_rerank(&taipei, "在臺北成立社區發展協會要什麼流程"), "申請成立社區發展協會之流程？");
+        assert_eq!(
+            first_after_rerank(&taipei, "在臺北成立社區發展協會要什麼流程"),
+            "申請成立社區發展協會之流程？"
+        );
     }
 
     #[test]
@@ -820,18 +1098,32 @@ mod tests {
     #[test]
     fn a_qualifier_the_question_writes_out_reorders_siblings() {
         let hits = vec![
-            hit("机动车驾驶证持军警驾驶证申领(退役武警持武装警察部队驾驶证申请)", DocKind::ServiceItem, 0.100),
-            hit("机动车驾驶证持军警驾驶证申领(现役武警持武装警察部队驾驶证申请)", DocKind::ServiceItem, 0.095),
+            hit(
+                "机动车驾驶证持军警驾驶证申领(退役武警持武装警察部队驾驶证申请)",
+                DocKind::ServiceItem,
+                0.100,
+            ),
+            hit(
+                "机动车驾驶证持军警驾驶证申领(现役武警持武装警察部队驾驶证申请)",
+                DocKind::ServiceItem,
+                0.095,
+            ),
         ];
         let first = |question: &str| first_after_rerank(&hits, question);
-        assert_eq!(first("我是现役武警，部队的驾驶证怎么换成地方的？"), hits[1].id);
+        assert_eq!(
+            first("我是现役武警，部队的驾驶证怎么换成地方的？"),
+            hits[1].id
+        );
         // Neither written: the fused order stands.
         assert_eq!(first("武警部队的驾驶证怎么换成地方的？"), hits[0].id);
     }
 
     #[test]
     fn hits_without_a_name_vector_keep_their_order() {
-        let mut hits = vec![hit("a", DocKind::ServiceItem, 0.1), hit("b", DocKind::Faq, 0.09)];
+        let mut hits = vec![
+            hit("a", DocKind::ServiceItem, 0.1),
+            hit("b", DocKind::Faq, 0.09),
+        ];
         rerank(&mut hits, "", &[1.0], &QualifierWords::default(), |_| None);
         assert_eq!(hits[0].id, "a");
     }

@@ -135,7 +135,10 @@ impl VectorCache {
             return Ok(());
         }
         let io = |e| KbError::io(&self.path, e);
-        let mut file = OpenOptions::new().append(true).open(&self.path).map_err(io)?;
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(io)?;
         file.lock().map_err(io)?;
         file.write_all(&bytes).map_err(io)
     }
@@ -160,7 +163,10 @@ fn key(text: &str) -> Key {
 }
 
 fn checksum(key: &[u8], vector: &[u8]) -> [u8; CHECK_BYTES] {
-    let digest = Sha256::new().chain_update(key).chain_update(vector).finalize();
+    let digest = Sha256::new()
+        .chain_update(key)
+        .chain_update(vector)
+        .finalize();
     let mut check = [0; CHECK_BYTES];
     check.copy_from_slice(&digest[..CHECK_BYTES]);
     check
@@ -224,6 +230,9 @@ mod tests {
         // And what the other model adds is read back as its own.
         other.insert_many(&[("b", &[3.0, 4.0])]).unwrap();
         let reopened = VectorCache::open(&path, 2, ModelId([8; 8])).unwrap();
-        assert_eq!((reopened.len(), reopened.get("b")), (1, Some(vec![3.0, 4.0])));
+        assert_eq!(
+            (reopened.len(), reopened.get("b")),
+            (1, Some(vec![3.0, 4.0]))
+        );
     }
 }

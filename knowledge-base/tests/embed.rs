@@ -16,9 +16,7 @@
 
 use std::sync::OnceLock;
 
-use govassist_kb::embed::{
-    EmbedError, Embedder, EmbedderOptions, FormatError, EMBEDDING_DIM,
-};
+use govassist_kb::embed::{EmbedError, Embedder, EmbedderOptions, FormatError, EMBEDDING_DIM};
 
 mod common;
 

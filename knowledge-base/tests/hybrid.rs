@@ -11,12 +11,36 @@ use govassist_kb::embed::EmbedderOptions;
 use govassist_kb::{Embedder, KbOptions, KnowledgeBase};
 
 const ITEMS: &[(&str, &str, &str)] = &[
-    ("DL1", "外国人申领机动车驾驶证（小型汽车）", "持外国驾驶证的外国人，在华居留期间申领中国驾驶证"),
-    ("BL1", "个体工商户营业执照设立登记", "个体经营者申请营业执照，提交身份证明和经营场所证明"),
-    ("PP1", "普通护照首次申领", "中国公民首次申请普通护照，出境旅游、探亲使用"),
-    ("TC1", "教师资格证书补发换发", "教师资格证书遗失或损毁的补发和换发"),
-    ("MR1", "结婚登记", "内地居民办理结婚登记，双方亲自到婚姻登记机关"),
-    ("RP1", "外国人居留许可（学习类）", "在华高校就读的外国留学生申请学习类居留许可"),
+    (
+        "DL1",
+        "外国人申领机动车驾驶证（小型汽车）",
+        "持外国驾驶证的外国人，在华居留期间申领中国驾驶证",
+    ),
+    (
+        "BL1",
+        "个体工商户营业执照设立登记",
+        "个体经营者申请营业执照，提交身份证明和经营场所证明",
+    ),
+    (
+        "PP1",
+        "普通护照首次申领",
+        "中国公民首次申请普通护照，出境旅游、探亲使用",
+    ),
+    (
+        "TC1",
+        "教师资格证书补发换发",
+        "教师资格证书遗失或损毁的补发和换发",
+    ),
+    (
+        "MR1",
+        "结婚登记",
+        "内地居民办理结婚登记，双方亲自到婚姻登记机关",
+    ),
+    (
+        "RP1",
+        "外国人居留许可（学习类）",
+        "在华高校就读的外国留学生申请学习类居留许可",
+    ),
 ];
 
 fn write_items(dir: &Path, items: &[(&str, &str, &str)]) -> PathBuf {
@@ -62,12 +86,19 @@ fn english_and_cantonese_questions_find_chinese_items() {
     assert_eq!(kb.missing_vectors(), 0);
     let cases = [
         ("I am a foreigner and want a Chinese driving licence", "DL1"),
-        ("How do I get a residence permit as an international student?", "RP1"),
+        (
+            "How do I get a residence permit as an international student?",
+            "RP1",
+        ),
         ("my teacher certificate is lost, how to replace it", "TC1"),
         ("我想喺度開間小店，牌照點樣申請？", "BL1"),
     ];
     for (query, expected) in cases {
-        assert_eq!(top(&kb, query).first().map(String::as_str), Some(expected), "{query}");
+        assert_eq!(
+            top(&kb, query).first().map(String::as_str),
+            Some(expected),
+            "{query}"
+        );
     }
 }
 
@@ -86,13 +117,19 @@ fn vectors_come_from_the_cache_on_a_second_import() {
 fn entries_imported_without_a_model_get_vectors_when_a_model_comes() {
     let dir = tempfile::tempdir().unwrap();
     let lexical = KnowledgeBase::open(&dir.path().join("index")).unwrap();
-    lexical.import_paths(&[write_items(dir.path(), ITEMS)]).unwrap();
+    lexical
+        .import_paths(&[write_items(dir.path(), ITEMS)])
+        .unwrap();
     assert_eq!(lexical.missing_vectors(), ITEMS.len() as u64);
     drop(lexical);
 
     let kb = hybrid(dir.path());
     assert_eq!(kb.missing_vectors(), 0);
-    assert_eq!(kb.doc_count(), ITEMS.len() as u64, "rewritten, not duplicated");
+    assert_eq!(
+        kb.doc_count(),
+        ITEMS.len() as u64,
+        "rewritten, not duplicated"
+    );
     assert_eq!(top(&kb, "getting married")[0], "MR1");
 }
 
@@ -101,12 +138,17 @@ fn entries_imported_without_a_model_get_vectors_when_a_model_comes() {
 #[test]
 fn vectors_of_another_model_count_as_missing_and_are_remade() {
     let dir = tempfile::tempdir().unwrap();
-    hybrid(dir.path()).import_paths(&[write_items(dir.path(), ITEMS)]).unwrap();
+    hybrid(dir.path())
+        .import_paths(&[write_items(dir.path(), ITEMS)])
+        .unwrap();
 
     let other = Arc::new(
         Embedder::load_with(
             &common::model_path(),
-            EmbedderOptions { max_tokens: 64, ..EmbedderOptions::default() },
+            EmbedderOptions {
+                max_tokens: 64,
+                ..EmbedderOptions::default()
+            },
         )
         .unwrap(),
     );
@@ -132,7 +174,10 @@ fn vectors_of_another_model_count_as_missing_and_are_remade() {
     // Back with the first model: its vectors were replaced, so they are missing again.
     let first = KnowledgeBase::open_with(
         &dir.path().join("index"),
-        KbOptions { embedder: Some(common::embedder()), ..KbOptions::default() },
+        KbOptions {
+            embedder: Some(common::embedder()),
+            ..KbOptions::default()
+        },
     )
     .unwrap();
     assert_eq!(first.missing_vectors(), ITEMS.len() as u64);
@@ -199,7 +244,10 @@ fn a_search_can_be_restricted_to_one_field_of_the_items() {
     let by_name = kb.search_field("conditions", "外国留学生", 5).unwrap();
     assert_eq!(by_label, by_name);
     assert_eq!(by_label.first().map(|h| h.doc_id.as_str()), Some("RP1"));
-    assert!(kb.search_field("实施主体", "外国留学生", 5).unwrap().is_empty());
+    assert!(kb
+        .search_field("实施主体", "外国留学生", 5)
+        .unwrap()
+        .is_empty());
     let err = kb.search_field("colour", "外国", 5).unwrap_err();
     assert_eq!(err.code(), "unknown_field");
     assert!(err.to_string().contains("materials"), "{err}");
@@ -231,19 +279,35 @@ fn the_member_of_a_family_of_items_is_told_by_its_name() {
         // more than the embedding's 还回去 since stop 22's fitted weights, a trade the question sets
         // measured as a gain; see `title_match`.)
         ("单位的户口页用完了，要怎么还回去？", "HK2"),
-        ("调往外省的苗木已经开了植物检疫证书，有信息要改，还能变更吗？", "ZW2"),
-        ("刚考过执业药师，第一次注册交上去以后一般多久能批下来？", "YS2"),
+        (
+            "调往外省的苗木已经开了植物检疫证书，有信息要改，还能变更吗？",
+            "ZW2",
+        ),
+        (
+            "刚考过执业药师，第一次注册交上去以后一般多久能批下来？",
+            "YS2",
+        ),
     ];
     for (query, expected) in cases {
-        assert_eq!(top(&kb, query).first().map(String::as_str), Some(expected), "{query}");
+        assert_eq!(
+            top(&kb, query).first().map(String::as_str),
+            Some(expected),
+            "{query}"
+        );
     }
 }
 
 #[test]
 fn names_are_embedded_into_the_cache_with_their_entries() {
     let dir = tempfile::tempdir().unwrap();
-    let report = hybrid(dir.path()).import_paths(&[write_items(dir.path(), ITEMS)]).unwrap();
-    assert_eq!(report.embedded, ITEMS.len(), "the report counts entries, not names");
+    let report = hybrid(dir.path())
+        .import_paths(&[write_items(dir.path(), ITEMS)])
+        .unwrap();
+    assert_eq!(
+        report.embedded,
+        ITEMS.len(),
+        "the report counts entries, not names"
+    );
     let cache = govassist_kb::vector_cache::VectorCache::open(
         &dir.path().join("vectors.bin"),
         common::embedder().dim(),
@@ -251,7 +315,10 @@ fn names_are_embedded_into_the_cache_with_their_entries() {
     )
     .unwrap();
     for (_, name, _) in ITEMS {
-        assert!(cache.get(name).is_some(), "{name} has its vector in the cache");
+        assert!(
+            cache.get(name).is_some(),
+            "{name} has its vector in the cache"
+        );
     }
 }
 
@@ -260,7 +327,10 @@ fn example_queries_are_embedded_once_and_kept_apart_from_passages() {
     let dir = tempfile::tempdir().unwrap();
     let kb = hybrid(dir.path());
     let texts = ["孩子发烧了吃什么药", "营业执照怎么办理"];
-    let vectors = kb.embed_queries_cached(&texts).unwrap().expect("a model is loaded");
+    let vectors = kb
+        .embed_queries_cached(&texts)
+        .unwrap()
+        .expect("a model is loaded");
     // Batched, yet each the same as the query embedded alone.
     for (text, vector) in texts.iter().zip(&vectors) {
         let alone = kb.embed_query(text).unwrap().unwrap();
@@ -275,8 +345,17 @@ fn example_queries_are_embedded_once_and_kept_apart_from_passages() {
         common::embedder().model_id(),
     )
     .unwrap();
-    assert_eq!(cache.get("query: 营业执照怎么办理").as_ref(), Some(&vectors[1]));
+    assert_eq!(
+        cache.get("query: 营业执照怎么办理").as_ref(),
+        Some(&vectors[1])
+    );
     assert!(cache.get("营业执照怎么办理").is_none());
     drop(kb);
-    assert_eq!(hybrid(dir.path()).embed_queries_cached(&texts).unwrap().unwrap(), vectors);
+    assert_eq!(
+        hybrid(dir.path())
+            .embed_queries_cached(&texts)
+            .unwrap()
+            .unwrap(),
+        vectors
+    );
 }

@@ -147,15 +147,26 @@ fn an_index_emptied_by_deletions_is_not_new() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let kb = KnowledgeBase::open(&tmp.path().join("index")).expect("open");
     assert!(kb.is_new().unwrap());
-    kb.import_paths(&[write(tmp.path(), "faq.jsonl", &faq("GIP_7", "公園開放時間", "每日上午六時開放"))])
-        .expect("import");
+    kb.import_paths(&[write(
+        tmp.path(),
+        "faq.jsonl",
+        &faq("GIP_7", "公園開放時間", "每日上午六時開放"),
+    )])
+    .expect("import");
     assert!(!kb.is_new().unwrap());
-    kb.import_paths(&[write(tmp.path(), "del.jsonl", r#"{"id":"GIP_7","deleted":true}"#)])
-        .expect("delete");
+    kb.import_paths(&[write(
+        tmp.path(),
+        "del.jsonl",
+        r#"{"id":"GIP_7","deleted":true}"#,
+    )])
+    .expect("delete");
     assert_eq!(kb.doc_count(), 0);
     assert!(!kb.is_new().unwrap());
     drop(kb);
-    assert!(!KnowledgeBase::open(&tmp.path().join("index")).unwrap().is_new().unwrap());
+    assert!(!KnowledgeBase::open(&tmp.path().join("index"))
+        .unwrap()
+        .is_new()
+        .unwrap());
 }
 
 #[test]
@@ -202,7 +213,10 @@ fn variants_of_a_service_at_other_levels_follow_it() {
     let unrelated = "11440100007483180K3440109014009";
     let items = [
         item(province, "律师事务所联营变更许可（协议联营续延）"),
-        item(province_sibling, "律师事务所联营变更许可（合伙联营协议变更审核）"),
+        item(
+            province_sibling,
+            "律师事务所联营变更许可（合伙联营协议变更审核）",
+        ),
         item(city, "律所联营变更"),
         item(unrelated, "律师事务所联营设立许可"),
     ];
@@ -211,9 +225,15 @@ fn variants_of_a_service_at_other_levels_follow_it() {
     let hits = kb.search("协议联营续延", 4).expect("search");
     let ids: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
     assert_eq!(&ids[..2], [province, city], "{ids:?}");
-    assert_eq!(hits[1].score, hits[0].score, "a variant carries its item's score");
     assert_eq!(
-        hits[0].service.as_ref().and_then(|s| s.base_code.as_deref()),
+        hits[1].score, hits[0].score,
+        "a variant carries its item's score"
+    );
+    assert_eq!(
+        hits[0]
+            .service
+            .as_ref()
+            .and_then(|s| s.base_code.as_deref()),
         Some("440109014004")
     );
 }

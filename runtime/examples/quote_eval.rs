@@ -37,17 +37,32 @@ fn main() -> anyhow::Result<()> {
         let case: Case = serde_json::from_str(&line)?;
         let passages: Vec<&str> = case.passages.iter().map(String::as_str).collect();
         let quote = grounding::best_quote(&case.question, &passages, QUOTE_CHARS);
-        let text = quote.as_ref().map(|(_, lines)| lines.join(" ")).unwrap_or_default();
+        let text = quote
+            .as_ref()
+            .map(|(_, lines)| lines.join(" "))
+            .unwrap_or_default();
         let from = quote.as_ref().map_or(0, |(n, _)| *n);
         let ok = if case.answer.is_empty() {
-            from > 0 && case.hit_ids.get(from - 1).is_some_and(|id| case.expected_ids.contains(id))
+            from > 0
+                && case
+                    .hit_ids
+                    .get(from - 1)
+                    .is_some_and(|id| case.expected_ids.contains(id))
         } else {
             text.contains(&case.answer)
         };
         n += 1;
         passed += ok as usize;
-        println!("{}\t{}\t[{from}]\t{}", case.id, if ok { "ok" } else { "MISS" }, text.replace('\n', " "));
+        println!(
+            "{}\t{}\t[{from}]\t{}",
+            case.id,
+            if ok { "ok" } else { "MISS" },
+            text.replace('\n', " ")
+        );
     }
-    println!("passed: {passed}/{n} = {:.3}", passed as f64 / n.max(1) as f64);
+    println!(
+        "passed: {passed}/{n} = {:.3}",
+        passed as f64 / n.max(1) as f64
+    );
     Ok(())
 }

@@ -63,7 +63,8 @@ pub struct EvalSummary {
 }
 
 pub fn read_questions(path: &Path) -> anyhow::Result<Vec<EvalQuestion>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut questions = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -72,7 +73,12 @@ pub fn read_questions(path: &Path) -> anyhow::Result<Vec<EvalQuestion>> {
         let question: EvalQuestion = serde_json::from_str(line)
             .with_context(|| format!("{}:{}: not a question line ({{\"id\",\"question\",\"expected_ids\"|\"expected\"}})", path.display(), i + 1))?;
         if question.expected_ids.is_empty() && !question.expects_decline() {
-            bail!("{}:{}: `{}` has neither `expected_ids` nor `\"expected\":\"decline\"`", path.display(), i + 1, question.id);
+            bail!(
+                "{}:{}: `{}` has neither `expected_ids` nor `\"expected\":\"decline\"`",
+                path.display(),
+                i + 1,
+                question.id
+            );
         }
         questions.push(question);
     }
@@ -102,9 +108,14 @@ pub async fn ask(state: &Arc<AppState>, question: &EvalQuestion) -> anyhow::Resu
             ChatEvent::Sources { .. } | ChatEvent::Skill(_) => {}
         }
     }
-    let done = done.with_context(|| format!("{}: the reply ended without a `done` event", question.id))?;
+    let done =
+        done.with_context(|| format!("{}: the reply ended without a `done` event", question.id))?;
     let cites = |expected: &[String]| {
-        done.citations.iter().any(|c| expected.iter().any(|e| e == c || e.split('#').next() == Some(c.as_str())))
+        done.citations.iter().any(|c| {
+            expected
+                .iter()
+                .any(|e| e == c || e.split('#').next() == Some(c.as_str()))
+        })
     };
     let in_scope = !question.expects_decline();
     let citation_ok = in_scope.then(|| cites(&question.expected_ids));
@@ -120,7 +131,10 @@ pub async fn ask(state: &Arc<AppState>, question: &EvalQuestion) -> anyhow::Resu
         citation_ok,
         answer_ok,
         ttft_ms: ttft_ms.filter(|_| done.generated_tokens > 0),
-        route: serde_json::to_value(done.route).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        route: serde_json::to_value(done.route)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
         reply: reply.chars().take(200).collect(),
     })
 }
@@ -129,16 +143,24 @@ pub fn summarize(questions: &[EvalQuestion], outcomes: &[EvalOutcome]) -> EvalSu
     let rate = |hits: usize, n: usize| (n > 0).then(|| hits as f64 / n as f64);
     let answers: Vec<bool> = outcomes.iter().filter_map(|o| o.answer_ok).collect();
     let citations: Vec<bool> = outcomes.iter().filter_map(|o| o.citation_ok).collect();
-    let (declines, in_scope): (Vec<(&EvalQuestion, &EvalOutcome)>, Vec<_>) =
-        questions.iter().zip(outcomes).partition(|(q, _)| q.expects_decline());
+    let (declines, in_scope): (Vec<(&EvalQuestion, &EvalOutcome)>, Vec<_>) = questions
+        .iter()
+        .zip(outcomes)
+        .partition(|(q, _)| q.expects_decline());
     let mut ttfts: Vec<f64> = outcomes.iter().filter_map(|o| o.ttft_ms).collect();
     ttfts.sort_by(f64::total_cmp);
     EvalSummary {
         n: outcomes.len(),
         answer_accuracy: rate(answers.iter().filter(|ok| **ok).count(), answers.len()),
         citation_accuracy: rate(citations.iter().filter(|ok| **ok).count(), citations.len()),
-        decline_rate: rate(declines.iter().filter(|(_, o)| o.declined).count(), declines.len()),
-        false_decline_rate: rate(in_scope.iter().filter(|(_, o)| o.declined).count(), in_scope.len()),
+        decline_rate: rate(
+            declines.iter().filter(|(_, o)| o.declined).count(),
+            declines.len(),
+        ),
+        false_decline_rate: rate(
+            in_scope.iter().filter(|(_, o)| o.declined).count(),
+            in_scope.len(),
+        ),
         ttft_p50_ms: (!ttfts.is_empty()).then(|| ttfts[ttfts.len() / 2]),
     }
 }
@@ -147,8 +169,23 @@ pub fn summarize(questions: &[EvalQuestion], outcomes: &[EvalOutcome]) -> EvalSu
 mod tests {
     use super::*;
 
-    fn outcome(id: &str, declined: bool, citation_ok: Option<bool>, answer_ok: Option<bool>, ttft: Option<f64>) -> EvalOutcome {
-        EvalOutcome { id: id.into(), declined, cited: vec![], citation_ok, answer_ok, ttft_ms: ttft, route: String::new(), reply: String::new() }
+    fn outcome(
+        id: &str,
+        declined: bool,
+        citation_ok: Option<bool>,
+        answer_ok: Option<bool>,
+        ttft: Option<f64>,
+    ) -> EvalOutcome {
+        EvalOutcome {
+            id: id.into(),
+            declined,
+            cited: vec![],
+            citation_ok,
+            answer_ok,
+            ttft_ms: ttft,
+            route: String::new(),
+            reply: String::new(),
+        }
     }
 
     #[test]

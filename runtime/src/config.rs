@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid config in {origin}: {message}")]
     Invalid { origin: String, message: String },
 }
@@ -174,7 +177,11 @@ impl Default for LlmConfig {
 
 impl Default for SkillsConfig {
     fn default() -> Self {
-        Self { dir: None, max_component_bytes: 20 * 1024 * 1024, watch_interval_ms: 1000 }
+        Self {
+            dir: None,
+            max_component_bytes: 20 * 1024 * 1024,
+            watch_interval_ms: 1000,
+        }
     }
 }
 
@@ -184,7 +191,9 @@ impl Default for ChatConfig {
             skill_threshold: 0.92,
             skill_lexical_threshold: 0.5,
             sensitive_words_file: None,
-            service_area: ["广东", "广州", "深圳", "福田", "龙岗", "南山", "台北"].map(String::from).to_vec(),
+            service_area: ["广东", "广州", "深圳", "福田", "龙岗", "南山", "台北"]
+                .map(String::from)
+                .to_vec(),
             scope_margin: 0.0,
             translate_english: true,
             session_retention_hours: 24 * 7,
@@ -194,7 +203,9 @@ impl Default for ChatConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { filter: "info".into() }
+        Self {
+            filter: "info".into(),
+        }
     }
 }
 
@@ -203,17 +214,21 @@ const ENV_PREFIX: &str = "GOVASSIST__";
 impl Config {
     /// Defaults, overlaid by `file` (if given) and then by the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut table = toml::Table::try_from(Config::default()).map_err(|e| invalid("defaults", e))?;
+        let mut table =
+            toml::Table::try_from(Config::default()).map_err(|e| invalid("defaults", e))?;
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
             let file_table: toml::Table =
                 toml::from_str(&text).map_err(|e| invalid(&path.display().to_string(), e))?;
             merge(&mut table, file_table);
         }
         apply_env(&mut table, std::env::vars())?;
-        let mut config: Config =
-            table.try_into().map_err(|e| invalid("the merged configuration", e))?;
+        let mut config: Config = table
+            .try_into()
+            .map_err(|e| invalid("the merged configuration", e))?;
         if let Ok(dir) = std::env::var("GOVASSIST_DATA") {
             config.data_dir = PathBuf::from(dir);
         }
@@ -221,11 +236,17 @@ impl Config {
     }
 
     pub fn index_dir(&self) -> PathBuf {
-        self.kb.index_dir.clone().unwrap_or_else(|| self.data_dir.join("index"))
+        self.kb
+            .index_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("index"))
     }
 
     pub fn skills_dir(&self) -> PathBuf {
-        self.skills.dir.clone().unwrap_or_else(|| self.data_dir.join("skills"))
+        self.skills
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("skills"))
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -234,12 +255,18 @@ impl Config {
 
     /// Whether the knowledge base searches with an embedding model as well as lexically.
     pub fn hybrid_search(&self) -> bool {
-        self.kb.embedding_model_path.is_some() || !self.kb.embedding_model.eq_ignore_ascii_case("none")
+        self.kb.embedding_model_path.is_some()
+            || !self.kb.embedding_model.eq_ignore_ascii_case("none")
     }
 
     pub fn fetch_options(&self) -> govassist_llm::FetchOptions {
         govassist_llm::FetchOptions {
-            source: self.llm.source.as_deref().and_then(|s| s.parse().ok()).unwrap_or_default(),
+            source: self
+                .llm
+                .source
+                .as_deref()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_default(),
             cache_dir: self.llm.cache_dir.clone(),
             ..Default::default()
         }
@@ -247,7 +274,10 @@ impl Config {
 }
 
 fn invalid(origin: &str, error: impl std::fmt::Display) -> ConfigError {
-    ConfigError::Invalid { origin: origin.to_owned(), message: error.to_string() }
+    ConfigError::Invalid {
+        origin: origin.to_owned(),
+        message: error.to_string(),
+    }
 }
 
 /// Deep-merges `overlay` into `base`: tables merge key by key, other values replace.
@@ -269,7 +299,9 @@ fn apply_env(
     vars: impl Iterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
     for (name, raw) in vars {
-        let Some(path) = name.strip_prefix(ENV_PREFIX) else { continue };
+        let Some(path) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
         let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
         if keys.iter().any(|k| k.is_empty()) {
             return Err(invalid(&name, "expected GOVASSIST__SECTION__KEY"));
@@ -302,7 +334,10 @@ mod tests {
 
     fn with_env(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let mut table = toml::Table::try_from(Config::default()).unwrap();
-        apply_env(&mut table, vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))?;
+        apply_env(
+            &mut table,
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )?;
         table.try_into().map_err(|e| invalid("test", e))
     }
 
@@ -340,7 +375,11 @@ mod tests {
     fn example_file_matches_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../govassist.example.toml");
         let from_file: Config = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        assert_eq!(from_file, Config::default(), "govassist.example.toml documents the defaults");
+        assert_eq!(
+            from_file,
+            Config::default(),
+            "govassist.example.toml documents the defaults"
+        );
     }
 
     #[test]

@@ -60,7 +60,10 @@ mod tests {
     fn detects_script_and_language() {
         assert_eq!(Lang::detect("营业执照怎么办理"), Lang::Simplified);
         assert_eq!(Lang::detect("營業執照怎麼辦理"), Lang::Traditional);
-        assert_eq!(Lang::detect("How do I exchange my foreign driving licence?"), Lang::English);
+        assert_eq!(
+            Lang::detect("How do I exchange my foreign driving licence?"),
+            Lang::English
+        );
     }
 
     #[test]

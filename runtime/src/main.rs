@@ -11,7 +11,11 @@ use govassist::server::{self, StartOptions};
 use govassist::store::Store;
 
 #[derive(Parser)]
-#[command(name = "govassist", version, about = "A district government's AI service assistant, run on its own hardware.")]
+#[command(
+    name = "govassist",
+    version,
+    about = "A district government's AI service assistant, run on its own hardware."
+)]
 struct Cli {
     /// Configuration file (TOML). Every key has a default; see README.md.
     #[arg(long, global = true, env = "GOVASSIST_CONFIG")]
@@ -212,8 +216,13 @@ fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.filter));
     // Colours only for a person at a terminal, never into journald or log files.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
 }
 
 fn run(command: Command, mut config: Config) -> Result<()> {
@@ -227,7 +236,13 @@ fn run(command: Command, mut config: Config) -> Result<()> {
                 config.llm.model = model;
             }
             runtime.block_on(async {
-                let server = server::start(config, StartOptions { load_model: !args.no_model }).await?;
+                let server = server::start(
+                    config,
+                    StartOptions {
+                        load_model: !args.no_model,
+                    },
+                )
+                .await?;
                 shutdown_signal().await?;
                 tracing::info!("shutting down: finishing requests in flight");
                 server.shutdown().await
@@ -243,7 +258,11 @@ fn run(command: Command, mut config: Config) -> Result<()> {
             let options = config.fetch_options();
             for spec in govassist_llm::catalog::models() {
                 let cached = govassist_llm::cached_path(spec.name, options.cache_dir.as_deref());
-                let marker = if spec.name == config.llm.model { " (configured)" } else { "" };
+                let marker = if spec.name == config.llm.model {
+                    " (configured)"
+                } else {
+                    ""
+                };
                 match cached {
                     Some(path) => println!("{}{marker}\tcached at {}", spec.name, path.display()),
                     None => println!("{}{marker}\tnot cached", spec.name),
@@ -253,23 +272,56 @@ fn run(command: Command, mut config: Config) -> Result<()> {
         }
         Command::Kb(command) => runtime.block_on(run_kb(command, config)),
         Command::Skill(command) => run_skill(command, config, &runtime),
-        Command::Chat(ChatCommand::Eval { questions, limit }) => runtime.block_on(run_chat_eval(config, &questions, limit)),
-        Command::Bench(BenchCommand::Skills { skill, input, lang, invocations, threads, dir, hostile }) => {
+        Command::Chat(ChatCommand::Eval { questions, limit }) => {
+            runtime.block_on(run_chat_eval(config, &questions, limit))
+        }
+        Command::Bench(BenchCommand::Skills {
+            skill,
+            input,
+            lang,
+            invocations,
+            threads,
+            dir,
+            hostile,
+        }) => {
             let input = serde_json::from_str(&input).context("--input is not valid JSON")?;
             let options = govassist_skill_host::bench::BenchOptions {
-                skill, input, lang, invocations, threads, warmup: 200, hostile_dir: hostile,
+                skill,
+                input,
+                lang,
+                invocations,
+                threads,
+                warmup: 200,
+                hostile_dir: hostile,
             };
-            let report = govassist::state::bench_skills(&dir.unwrap_or_else(|| config.skills_dir()), &options)?;
+            let report = govassist::state::bench_skills(
+                &dir.unwrap_or_else(|| config.skills_dir()),
+                &options,
+            )?;
             print!("{}", report.table());
             println!("{}", report.summary_json());
             Ok(())
         }
-        Command::Bench(BenchCommand::Llm { models, threads, llama_bench, repetitions }) => {
+        Command::Bench(BenchCommand::Llm {
+            models,
+            threads,
+            llama_bench,
+            repetitions,
+        }) => {
             use govassist_llm::bench;
-            let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(std::path::Path::new("."));
+            let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .unwrap_or(std::path::Path::new("."));
             let cache_dir = config.fetch_options().cache_dir;
-            let options = bench::BenchOptions::resolve(&models, threads, repetitions, llama_bench, repo, cache_dir.as_deref())
-                .map_err(anyhow::Error::msg)?;
+            let options = bench::BenchOptions::resolve(
+                &models,
+                threads,
+                repetitions,
+                llama_bench,
+                repo,
+                cache_dir.as_deref(),
+            )
+            .map_err(anyhow::Error::msg)?;
             let report = bench::run(&options, &mut |line| eprintln!("{line}"));
             print!("{}", report.table());
             println!("{}", report.summary_json());
@@ -278,7 +330,11 @@ fn run(command: Command, mut config: Config) -> Result<()> {
     }
 }
 
-async fn run_chat_eval(config: Config, questions: &std::path::Path, limit: Option<usize>) -> Result<()> {
+async fn run_chat_eval(
+    config: Config,
+    questions: &std::path::Path,
+    limit: Option<usize>,
+) -> Result<()> {
     use govassist::chat_eval;
     let mut questions = chat_eval::read_questions(questions)?;
     questions.truncate(limit.unwrap_or(usize::MAX));
@@ -286,7 +342,14 @@ async fn run_chat_eval(config: Config, questions: &std::path::Path, limit: Optio
     let scratch = tempdir_for_eval()?;
     let mut config = config;
     config.chat.session_retention_hours = 1;
-    let state = Arc::new(server::build_state_with_database(config, StartOptions { load_model: true }, &scratch.join("eval.sqlite3")).await?);
+    let state = Arc::new(
+        server::build_state_with_database(
+            config,
+            StartOptions { load_model: true },
+            &scratch.join("eval.sqlite3"),
+        )
+        .await?,
+    );
     // Every question is judged with the scope examples in place, not only those after start-up finished them.
     let (guard, kb) = (state.guard.clone(), state.kb.clone());
     tokio::task::spawn_blocking(move || guard.learn_scope_examples(&kb)).await?;
@@ -296,7 +359,10 @@ async fn run_chat_eval(config: Config, questions: &std::path::Path, limit: Optio
         println!("{}", serde_json::to_string(&outcome)?);
         outcomes.push(outcome);
     }
-    println!("{}", serde_json::to_string(&chat_eval::summarize(&questions, &outcomes))?);
+    println!(
+        "{}",
+        serde_json::to_string(&chat_eval::summarize(&questions, &outcomes))?
+    );
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(())
 }
@@ -319,7 +385,9 @@ async fn shutdown_signal() -> Result<()> {
         }
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot listen for Ctrl-C")?;
     Ok(())
 }
 
@@ -356,20 +424,45 @@ async fn run_kb(command: KbCommand, config: Config) -> Result<()> {
             } else {
                 for (rank, hit) in hits.iter().enumerate() {
                     let snippet: String = hit.passage.chars().take(80).collect();
-                    println!("{:>2}. {}  {}  (score {:.2})\n    {}", rank + 1, hit.id, hit.title, hit.score, snippet.replace('\n', " "));
+                    println!(
+                        "{:>2}. {}  {}  (score {:.2})\n    {}",
+                        rank + 1,
+                        hit.id,
+                        hit.title,
+                        hit.score,
+                        snippet.replace('\n', " ")
+                    );
                 }
             }
         }
-        KbCommand::Eval { questions, k, misses } => {
+        KbCommand::Eval {
+            questions,
+            k,
+            misses,
+        } => {
             let report = govassist_kb::eval::run(&kb, &questions, k)?;
             if misses {
                 for q in report.questions.iter().filter(|q| q.rank != Some(1)) {
                     let top: Vec<&str> = q.hit_ids.iter().take(3).map(String::as_str).collect();
-                    eprintln!("miss {} rank={} top={}", q.id, q.rank.map_or("-".to_string(), |r| r.to_string()), top.join(","));
+                    eprintln!(
+                        "miss {} rank={} top={}",
+                        q.id,
+                        q.rank.map_or("-".to_string(), |r| r.to_string()),
+                        top.join(",")
+                    );
                 }
             }
             // Per-language breakdown first; the contract's JSON object stays the last line.
-            println!("{:<10} {:>4} {:>9} {:>9} {:>7} {:>8} {:>8}", "lang", "n", "recall@1", format!("recall@{k}"), "mrr", "p50_ms", "p95_ms");
+            println!(
+                "{:<10} {:>4} {:>9} {:>9} {:>7} {:>8} {:>8}",
+                "lang",
+                "n",
+                "recall@1",
+                format!("recall@{k}"),
+                "mrr",
+                "p50_ms",
+                "p95_ms"
+            );
             let rows = report.by_lang.iter().map(|(lang, m)| (lang.as_str(), m));
             for (lang, m) in rows.chain([("all", &report.overall)]) {
                 println!(
@@ -383,17 +476,27 @@ async fn run_kb(command: KbCommand, config: Config) -> Result<()> {
     Ok(())
 }
 
-fn run_skill(command: SkillCommand, config: Config, runtime: &tokio::runtime::Runtime) -> Result<()> {
+fn run_skill(
+    command: SkillCommand,
+    config: Config,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<()> {
     match command {
         SkillCommand::Build { skills_root, out } => {
             let out = out.unwrap_or_else(|| config.skills_dir());
             let names = govassist_skill_host::build::build_skills(&skills_root, &out)?;
-            println!("built and installed {} skill(s) into {}: {}", names.len(), out.display(), names.join(", "));
+            println!(
+                "built and installed {} skill(s) into {}: {}",
+                names.len(),
+                out.display(),
+                names.join(", ")
+            );
             Ok(())
         }
         SkillCommand::Invoke { name, input, lang } => {
-            let input: serde_json::Value = serde_json::from_str(&input)
-                .context("--input is not valid JSON; pass an object such as '{\"size\":\"small\"}'")?;
+            let input: serde_json::Value = serde_json::from_str(&input).context(
+                "--input is not valid JSON; pass an object such as '{\"size\":\"small\"}'",
+            )?;
             let host = skill_host(&config, runtime)?;
             let outcome = host.invoke_as("cli", &name, &input, &lang, &[])?;
             println!("{}", serde_json::to_string_pretty(&outcome)?);
@@ -407,10 +510,20 @@ fn run_skill(command: SkillCommand, config: Config, runtime: &tokio::runtime::Ru
     }
 }
 
-fn skill_host(config: &Config, runtime: &tokio::runtime::Runtime) -> Result<govassist_skill_host::SkillHost> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-    let kb = Arc::new(runtime.block_on(server::open_knowledge_base(config, server::Access::ReadOnly))?);
+fn skill_host(
+    config: &Config,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<govassist_skill_host::SkillHost> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    let kb = Arc::new(runtime.block_on(server::open_knowledge_base(
+        config,
+        server::Access::ReadOnly,
+    ))?);
     let store = Arc::new(Store::open(&config.database_path())?);
     server::load_skills(&config.skills_dir(), kb, store)
 }

@@ -46,12 +46,18 @@ impl RunningServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.task.await.context("server task panicked")?.context("server failed")
+        self.task
+            .await
+            .context("server task panicked")?
+            .context("server failed")
     }
 
     /// Waits until the server stops by itself (it does not, short of an I/O error).
     pub async fn wait(self) -> Result<()> {
-        self.task.await.context("server task panicked")?.context("server failed")
+        self.task
+            .await
+            .context("server task panicked")?
+            .context("server failed")
     }
 }
 
@@ -59,9 +65,9 @@ impl RunningServer {
 pub async fn start(config: Config, options: StartOptions) -> Result<RunningServer> {
     let bind = config.server.bind.clone();
     let state = Arc::new(build_state(config, options).await?);
-    let listener = TcpListener::bind(&bind)
-        .await
-        .with_context(|| format!("cannot listen on {bind}; is another server using that port? (server.bind)"))?;
+    let listener = TcpListener::bind(&bind).await.with_context(|| {
+        format!("cannot listen on {bind}; is another server using that port? (server.bind)")
+    })?;
     let addr = listener.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     let app = crate::http::router(state.clone());
@@ -79,7 +85,12 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningServe
             .await
     });
     tracing::info!(%addr, "govassist is listening; open http://{addr}/ for the chat page");
-    Ok(RunningServer { addr, state, shutdown: Some(tx), task })
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
 }
 
 pub async fn build_state(config: Config, options: StartOptions) -> Result<AppState> {
@@ -89,15 +100,33 @@ pub async fn build_state(config: Config, options: StartOptions) -> Result<AppSta
 
 /// [`build_state`] with the SQLite file (skill stores, audit log, sessions) somewhere else:
 /// `chat eval` keeps its sessions and handoffs out of the server's database.
-pub async fn build_state_with_database(config: Config, options: StartOptions, database: &Path) -> Result<AppState> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+pub async fn build_state_with_database(
+    config: Config,
+    options: StartOptions,
+    database: &Path,
+) -> Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
 
     let kb = Arc::new(open_knowledge_base(&config, Access::ReadWrite).await?);
-    let store = Arc::new(Store::open(database).with_context(|| format!("cannot open {}", database.display()))?);
-    let skills = Arc::new(load_skills(&config.skills_dir(), kb.clone(), store.clone())?);
+    let store = Arc::new(
+        Store::open(database).with_context(|| format!("cannot open {}", database.display()))?,
+    );
+    let skills = Arc::new(load_skills(
+        &config.skills_dir(),
+        kb.clone(),
+        store.clone(),
+    )?);
     manage_skills_dir(&config, &skills);
-    let engine = if options.load_model { Some(Arc::new(load_engine(&config).await?)) } else { None };
+    let engine = if options.load_model {
+        Some(Arc::new(load_engine(&config).await?))
+    } else {
+        None
+    };
 
     let state = AppState::new(config, database, kb, engine, skills, store)?;
     let (guard, kb) = (state.guard.clone(), state.kb.clone());
@@ -170,8 +199,15 @@ async fn knowledge_base_options(config: &Config) -> Result<KbOptions> {
     .with_context(|| format!("cannot load the embedding model {}", path.display()))?;
     tracing::info!(path = %path.display(), seconds = started.elapsed().as_secs_f32(), "embedding model loaded");
 
-    let cache_dir = config.llm.cache_dir.clone().or_else(govassist_llm::default_cache_dir);
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("embeddings");
+    let cache_dir = config
+        .llm
+        .cache_dir
+        .clone()
+        .or_else(govassist_llm::default_cache_dir);
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("embeddings");
     Ok(KbOptions {
         embedder: Some(Arc::new(embedder)),
         vector_cache: cache_dir.map(|dir| dir.join("vectors").join(format!("{stem}.bin"))),
@@ -184,7 +220,9 @@ async fn knowledge_base_options(config: &Config) -> Result<KbOptions> {
 /// the start and end are logged instead).
 fn embedding_progress_bar() -> govassist_kb::ProgressFn {
     let bar = indicatif::ProgressBar::new(0).with_message("embedding");
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} passages eta {eta}") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg:>10} [{bar:40}] {pos}/{len} passages eta {eta}",
+    ) {
         bar.set_style(style.progress_chars("=> "));
     }
     Arc::new(move |done, total| {

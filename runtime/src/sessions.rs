@@ -101,8 +101,10 @@ impl SessionStore {
 
     /// Opens the store and removes sessions idle for more than `retention_ms`.
     pub fn open_with_retention(path: &Path, retention_ms: i64) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // Two connections on one file: wait for the other's write instead of failing.
@@ -137,16 +139,23 @@ impl SessionStore {
         )?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let cutoff = now_ms() - retention_ms;
-        let removed = conn.execute("DELETE FROM chat_session WHERE updated_ms < ?1", params![cutoff])?;
+        let removed = conn.execute(
+            "DELETE FROM chat_session WHERE updated_ms < ?1",
+            params![cutoff],
+        )?;
         if removed > 0 {
             tracing::info!(removed, "idle chat sessions removed");
         }
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // Statements are atomic: a panic elsewhere cannot leave SQLite half-written.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The session the client named, when it exists; otherwise a new, empty session under a fresh
@@ -157,7 +166,12 @@ impl SessionStore {
         let conn = self.conn();
         let now = now_ms();
         let resumed = match requested {
-            Some(id) => conn.execute("UPDATE chat_session SET updated_ms = ?2 WHERE id = ?1", params![id, now])? == 1,
+            Some(id) => {
+                conn.execute(
+                    "UPDATE chat_session SET updated_ms = ?2 WHERE id = ?1",
+                    params![id, now],
+                )? == 1
+            }
             None => false,
         };
         let id = match requested {
@@ -171,7 +185,12 @@ impl SessionStore {
                 id
             }
         };
-        let (lang, personal, dialog, topic): (Option<String>, String, Option<String>, Option<String>) = conn.query_row(
+        let (lang, personal, dialog, topic): (
+            Option<String>,
+            String,
+            Option<String>,
+            Option<String>,
+        ) = conn.query_row(
             "SELECT lang, personal, dialog, topic FROM chat_session WHERE id = ?1",
             params![id],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
@@ -191,7 +210,11 @@ impl SessionStore {
     pub fn exists(&self, id: &str) -> Result<bool, StoreError> {
         Ok(self
             .conn()
-            .query_row("SELECT 1 FROM chat_session WHERE id = ?1", params![id], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM chat_session WHERE id = ?1",
+                params![id],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some())
     }
@@ -199,8 +222,14 @@ impl SessionStore {
     /// Saves what a turn changed: the language, the personal values and the pending dialog.
     pub fn save_state(&self, session: &Session) -> Result<(), StoreError> {
         let personal = serde_json::to_string(&session.personal).unwrap_or_else(|_| "{}".into());
-        let dialog = session.dialog.as_ref().and_then(|d| serde_json::to_string(d).ok());
-        let topic = session.topic.as_ref().and_then(|t| serde_json::to_string(t).ok());
+        let dialog = session
+            .dialog
+            .as_ref()
+            .and_then(|d| serde_json::to_string(d).ok());
+        let topic = session
+            .topic
+            .as_ref()
+            .and_then(|t| serde_json::to_string(t).ok());
         self.conn().execute(
             "UPDATE chat_session SET lang = ?2, personal = ?3, dialog = ?4, topic = ?5, updated_ms = ?6 WHERE id = ?1",
             params![session.id, session.lang.map(Lang::code), personal, dialog, topic, now_ms()],
@@ -210,12 +239,24 @@ impl SessionStore {
 
     /// Appends a user turn and the assistant's reply in one transaction, so a
     /// crash never leaves a question without its answer in the history.
-    pub fn append_exchange(&self, session_id: &str, question: &str, reply: &str) -> Result<(), StoreError> {
-        self.append_turns(session_id, &[(Speaker::User, question), (Speaker::Assistant, reply)])
+    pub fn append_exchange(
+        &self,
+        session_id: &str,
+        question: &str,
+        reply: &str,
+    ) -> Result<(), StoreError> {
+        self.append_turns(
+            session_id,
+            &[(Speaker::User, question), (Speaker::Assistant, reply)],
+        )
     }
 
     /// Appends turns in order, in one transaction.
-    pub fn append_turns(&self, session_id: &str, turns: &[(Speaker, &str)]) -> Result<(), StoreError> {
+    pub fn append_turns(
+        &self,
+        session_id: &str,
+        turns: &[(Speaker, &str)],
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let now = now_ms();
@@ -238,7 +279,11 @@ impl SessionStore {
         let rows = statement.query_map(params![session_id, limit as i64], |row| {
             let speaker: String = row.get(0)?;
             Ok(Turn {
-                speaker: if speaker == "user" { Speaker::User } else { Speaker::Assistant },
+                speaker: if speaker == "user" {
+                    Speaker::User
+                } else {
+                    Speaker::Assistant
+                },
                 text: row.get(1)?,
             })
         })?;
@@ -286,7 +331,10 @@ impl SessionStore {
 
     /// Marks a handoff `open` or `closed`; false when there is no such handoff.
     pub fn set_handoff_status(&self, id: i64, status: &str) -> Result<bool, StoreError> {
-        Ok(self.conn().execute("UPDATE chat_handoff SET status = ?2 WHERE id = ?1", params![id, status])? == 1)
+        Ok(self.conn().execute(
+            "UPDATE chat_handoff SET status = ?2 WHERE id = ?1",
+            params![id, status],
+        )? == 1)
     }
 }
 
@@ -296,8 +344,12 @@ pub fn new_session_id() -> String {
     if getrandom_fill(&mut bytes).is_err() {
         // No OS randomness is a broken machine; fall back to the hasher's per-process keys.
         use std::hash::{BuildHasher, Hasher};
-        let a = std::collections::hash_map::RandomState::new().build_hasher().finish();
-        let b = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let a = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let b = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
         bytes[..8].copy_from_slice(&a.to_le_bytes());
         bytes[8..].copy_from_slice(&b.to_le_bytes());
     }
@@ -327,16 +379,23 @@ mod tests {
             let mut session = store.resume_or_start(None).unwrap();
             assert!(session.dialog.is_none());
             session.lang = Some(Lang::Traditional);
-            session.personal.insert("〔手机号1〕".into(), "13800138000".into());
+            session
+                .personal
+                .insert("〔手机号1〕".into(), "13800138000".into());
             session.dialog = Some(PendingDialog {
                 skill: "appointment-booking".into(),
                 input: serde_json::json!({"action": "book"}),
                 fields: vec!["phone".into()],
                 prompt: "请提供手机号".into(),
             });
-            session.topic = Some(Topic { id: "114400001".into(), title: "营业执照".into() });
+            session.topic = Some(Topic {
+                id: "114400001".into(),
+                title: "营业执照".into(),
+            });
             store.save_state(&session).unwrap();
-            store.append_exchange(&session.id, "我想预约", "请提供手机号").unwrap();
+            store
+                .append_exchange(&session.id, "我想预约", "请提供手机号")
+                .unwrap();
             session.id
         };
         let store = SessionStore::open(&path).unwrap();
@@ -379,7 +438,11 @@ mod tests {
         let made_up = store.resume_or_start(Some("my-own-id")).unwrap();
         assert_ne!(made_up.id, "my-own-id");
         assert!(!store.exists("my-own-id").unwrap());
-        assert_eq!(store.resume_or_start(Some(&made_up.id)).unwrap().id, made_up.id, "a real id resumes");
+        assert_eq!(
+            store.resume_or_start(Some(&made_up.id)).unwrap().id,
+            made_up.id,
+            "a real id resumes"
+        );
     }
 
     #[test]
@@ -394,10 +457,17 @@ mod tests {
     fn handoffs_are_listed_newest_first_and_can_be_closed() {
         let dir = tempfile::tempdir().unwrap();
         let store = SessionStore::open(&dir.path().join("chat.sqlite3")).unwrap();
-        let first = store.create_handoff("s-1", "问题一", Lang::Simplified, "no_evidence").unwrap();
-        let second = store.create_handoff("s-2", "问题二", Lang::English, "requested").unwrap();
+        let first = store
+            .create_handoff("s-1", "问题一", Lang::Simplified, "no_evidence")
+            .unwrap();
+        let second = store
+            .create_handoff("s-2", "问题二", Lang::English, "requested")
+            .unwrap();
         let all = store.handoffs(10, None).unwrap();
-        assert_eq!(all.iter().map(|h| h.id).collect::<Vec<_>>(), vec![second, first]);
+        assert_eq!(
+            all.iter().map(|h| h.id).collect::<Vec<_>>(),
+            vec![second, first]
+        );
         assert!(store.set_handoff_status(first, "closed").unwrap());
         assert!(!store.set_handoff_status(999, "closed").unwrap());
         let open = store.handoffs(10, Some("open")).unwrap();

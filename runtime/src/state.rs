@@ -13,8 +13,8 @@ use govassist_skill_host::{HostServices, InvocationRecord, KbHit, SkillHost};
 use crate::chat::guard::Guard;
 use crate::chat::route::SkillRouter;
 use crate::config::Config;
-use crate::sessions::SessionStore;
 use crate::metrics::Metrics;
+use crate::sessions::SessionStore;
 use crate::store::{unix_ms, AuditEntry, Store};
 
 pub struct AppState {
@@ -45,11 +45,17 @@ impl AppState {
         skills: Arc<SkillHost>,
         store: Arc<Store>,
     ) -> anyhow::Result<AppState> {
-        let retention_ms =
-            i64::try_from(config.chat.session_retention_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+        let retention_ms = i64::try_from(
+            config
+                .chat
+                .session_retention_hours
+                .saturating_mul(3_600_000),
+        )
+        .unwrap_or(i64::MAX);
         let sessions = Arc::new(
-            SessionStore::open_with_retention(database, retention_ms)
-                .with_context(|| format!("cannot open the chat sessions in {}", database.display()))?,
+            SessionStore::open_with_retention(database, retention_ms).with_context(|| {
+                format!("cannot open the chat sessions in {}", database.display())
+            })?,
         );
         let guard = Arc::new(Guard::from_config(&config.chat)?);
         Ok(AppState {
@@ -79,7 +85,12 @@ impl HostServices for SkillServices {
         match self.kb.search(query, k as usize) {
             Ok(hits) => hits
                 .into_iter()
-                .map(|hit| KbHit { id: hit.id, title: hit.title, passage: hit.passage, score: hit.score })
+                .map(|hit| KbHit {
+                    id: hit.id,
+                    title: hit.title,
+                    passage: hit.passage,
+                    score: hit.score,
+                })
                 .collect(),
             Err(error) => {
                 tracing::warn!(%error, "knowledge-base search for a skill failed");
@@ -96,10 +107,12 @@ impl HostServices for SkillServices {
     }
 
     fn kv_put_if(&self, skill: &str, key: &str, expect: Option<&[u8]>, value: &[u8]) -> bool {
-        self.store.kv_put_if(skill, key, expect, value).unwrap_or_else(|error| {
-            tracing::error!(skill, %error, "skill key-value write failed");
-            false
-        })
+        self.store
+            .kv_put_if(skill, key, expect, value)
+            .unwrap_or_else(|error| {
+                tracing::error!(skill, %error, "skill key-value write failed");
+                false
+            })
     }
 
     fn record_invocation(&self, record: &InvocationRecord<'_>) {
@@ -136,7 +149,9 @@ impl HostServices for StoreServices {
     }
 
     fn kv_put_if(&self, skill: &str, key: &str, expect: Option<&[u8]>, value: &[u8]) -> bool {
-        self.store.kv_put_if(skill, key, expect, value).unwrap_or(false)
+        self.store
+            .kv_put_if(skill, key, expect, value)
+            .unwrap_or(false)
     }
 
     fn record_invocation(&self, record: &InvocationRecord<'_>) {
@@ -149,17 +164,24 @@ impl HostServices for StoreServices {
 /// scratch database, so the real audit log gets no benchmark rows).
 pub fn bench_skills(skills_dir: &Path, options: &BenchOptions) -> anyhow::Result<BenchReport> {
     let scratch = std::env::temp_dir().join(format!("govassist-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("cannot create {}", scratch.display()))?;
     let result = (|| -> anyhow::Result<BenchReport> {
         let store = Arc::new(Store::open(&scratch.join("bench.sqlite3"))?);
-        let host = SkillHost::new(Arc::new(StoreServices { store: store.clone() }))?;
+        let host = SkillHost::new(Arc::new(StoreServices {
+            store: store.clone(),
+        }))?;
         for loaded in host.load_dir(skills_dir) {
             if let Err(error) = loaded {
                 tracing::warn!(%error, "skill not loaded");
             }
         }
         let report = govassist_skill_host::bench::run(&host, options).with_context(|| {
-            format!("cannot benchmark skill `{}` from {}", options.skill, skills_dir.display())
+            format!(
+                "cannot benchmark skill `{}` from {}",
+                options.skill,
+                skills_dir.display()
+            )
         })?;
         store.audit_flush();
         Ok(report)

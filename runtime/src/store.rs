@@ -16,8 +16,8 @@
 //! call that returned before it asked.
 
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -28,7 +28,10 @@ use serde::Serialize;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the database {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("cannot start the audit writer thread: {0}")]
@@ -74,11 +77,12 @@ enum AuditMessage {
     Flush(mpsc::Sender<()>),
 }
 
-
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
         // WAL keeps readers off the writer's lock; `synchronous=NORMAL` is
         // durable across application crashes, which is what we promise.
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -104,7 +108,11 @@ impl Store {
         )?;
         let conn = Arc::new(Mutex::new(conn));
         let (tx, audit_threads) = start_audit_threads(path)?;
-        Ok(Self { conn, audit_tx: Some(tx), audit_threads })
+        Ok(Self {
+            conn,
+            audit_tx: Some(tx),
+            audit_threads,
+        })
     }
 
     /// Queue one audit record; written within milliseconds by the writer thread.
@@ -125,7 +133,11 @@ impl Store {
     }
 
     /// The newest `limit` audit records (of `skill`, if given), newest first.
-    pub fn audit_recent(&self, limit: usize, skill: Option<&str>) -> Result<Vec<AuditEntry>, StoreError> {
+    pub fn audit_recent(
+        &self,
+        limit: usize,
+        skill: Option<&str>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         self.audit_flush();
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
@@ -149,7 +161,9 @@ impl Store {
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written
         // (statements are atomic), so a poisoned lock is still safe to use.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn kv_get(&self, skill: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -229,10 +243,14 @@ const AUDIT_HOLD: usize = 64 * 1024;
 /// writes would wait behind the `fsync` anyway, and a checkpoint that
 /// catches up with every commit lets the next commit start the log afresh,
 /// so the log stays small instead of growing for as long as calls keep coming.
-fn start_audit_threads(path: &Path) -> Result<(SyncSender<AuditMessage>, Vec<JoinHandle<()>>), StoreError> {
+fn start_audit_threads(
+    path: &Path,
+) -> Result<(SyncSender<AuditMessage>, Vec<JoinHandle<()>>), StoreError> {
     let open = |path: &Path| -> Result<Connection, StoreError> {
-        let conn = Connection::open(path)
-            .map_err(|source| StoreError::Open { path: path.display().to_string(), source })?;
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(conn)
@@ -246,11 +264,19 @@ fn start_audit_threads(path: &Path) -> Result<(SyncSender<AuditMessage>, Vec<Joi
     let checkpointing = Arc::new(AtomicBool::new(false));
     let writer_sees = Arc::clone(&checkpointing);
     let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-        std::thread::Builder::new().name(name.into()).spawn(f).map_err(|e| StoreError::Thread(e.to_string()))
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(f)
+            .map_err(|e| StoreError::Thread(e.to_string()))
     };
-    let checkpointer =
-        spawn("audit-checkpoint", Box::new(move || checkpointer(&checkpoint_conn, &kick_rx, &checkpointing)))?;
-    let writer = spawn("audit-writer", Box::new(move || audit_writer(writer_conn, &rx, &kick_tx, &writer_sees)))?;
+    let checkpointer = spawn(
+        "audit-checkpoint",
+        Box::new(move || checkpointer(&checkpoint_conn, &kick_rx, &checkpointing)),
+    )?;
+    let writer = spawn(
+        "audit-writer",
+        Box::new(move || audit_writer(writer_conn, &rx, &kick_tx, &writer_sees)),
+    )?;
     // The writer first: the checkpointer stops when the writer has.
     Ok((tx, vec![writer, checkpointer]))
 }
@@ -268,10 +294,11 @@ fn audit_writer(
     let mut batch = Vec::with_capacity(AUDIT_BATCH);
     let mut waiting = Vec::new();
     let mut closed = false;
-    let take = |message, batch: &mut Vec<AuditEntry>, waiting: &mut Vec<mpsc::Sender<()>>| match message {
-        AuditMessage::Record(entry) => batch.push(entry),
-        AuditMessage::Flush(done) => waiting.push(done),
-    };
+    let take =
+        |message, batch: &mut Vec<AuditEntry>, waiting: &mut Vec<mpsc::Sender<()>>| match message {
+            AuditMessage::Record(entry) => batch.push(entry),
+            AuditMessage::Flush(done) => waiting.push(done),
+        };
     loop {
         if batch.is_empty() && waiting.is_empty() {
             // Idle until something comes.
@@ -322,7 +349,10 @@ fn checkpointer(conn: &Connection, requests: &Receiver<()>, checkpointing: &Atom
     while requests.recv().is_ok() {
         // Requests that come meanwhile are this one.
         let due = last + CHECKPOINT_GAP;
-        while let Some(rest) = due.checked_duration_since(Instant::now()).filter(|r| !r.is_zero()) {
+        while let Some(rest) = due
+            .checked_duration_since(Instant::now())
+            .filter(|r| !r.is_zero())
+        {
             match requests.recv_timeout(rest) {
                 Ok(()) | Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -353,7 +383,15 @@ fn write_audit(conn: &mut Connection, batch: &[AuditEntry]) -> Result<(), rusqli
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         for e in batch {
-            insert.execute(params![e.time_ms, e.skill, e.version, e.caller, e.duration_us, e.outcome, e.error_code])?;
+            insert.execute(params![
+                e.time_ms,
+                e.skill,
+                e.version,
+                e.caller,
+                e.duration_us,
+                e.outcome,
+                e.error_code
+            ])?;
         }
     }
     tx.commit()
@@ -361,7 +399,8 @@ fn write_audit(conn: &mut Connection, batch: &[AuditEntry]) -> Result<(), rusqli
 
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]
@@ -375,13 +414,27 @@ mod tests {
         {
             let store = Store::open(&path).unwrap();
             assert!(store.kv_put_if("booking", "slot", None, b"a").unwrap());
-            assert!(!store.kv_put_if("booking", "slot", None, b"b").unwrap(), "absent expected");
-            assert!(!store.kv_put_if("booking", "slot", Some(b"x"), b"b").unwrap());
-            assert!(store.kv_put_if("booking", "slot", Some(b"a"), b"c").unwrap());
-            assert_eq!(store.kv_get("other-skill", "slot").unwrap(), None, "namespaces are per skill");
+            assert!(
+                !store.kv_put_if("booking", "slot", None, b"b").unwrap(),
+                "absent expected"
+            );
+            assert!(!store
+                .kv_put_if("booking", "slot", Some(b"x"), b"b")
+                .unwrap());
+            assert!(store
+                .kv_put_if("booking", "slot", Some(b"a"), b"c")
+                .unwrap());
+            assert_eq!(
+                store.kv_get("other-skill", "slot").unwrap(),
+                None,
+                "namespaces are per skill"
+            );
         }
         let reopened = Store::open(&path).unwrap();
-        assert_eq!(reopened.kv_get("booking", "slot").unwrap().as_deref(), Some(&b"c"[..]));
+        assert_eq!(
+            reopened.kv_get("booking", "slot").unwrap().as_deref(),
+            Some(&b"c"[..])
+        );
     }
 
     fn entry(skill: &str, n: i64) -> AuditEntry {
@@ -406,7 +459,10 @@ mod tests {
                 store.audit(entry(if n % 10 == 0 { "a" } else { "b" }, n));
             }
             let newest = store.audit_recent(3, None).unwrap();
-            assert_eq!(newest, [entry("b", 4999), entry("b", 4998), entry("b", 4997)]);
+            assert_eq!(
+                newest,
+                [entry("b", 4999), entry("b", 4998), entry("b", 4997)]
+            );
             let a = store.audit_recent(1000, Some("a")).unwrap();
             assert_eq!(a.len(), 500);
             assert_eq!(a[0], entry("a", 4990));
@@ -431,7 +487,11 @@ mod tests {
         // log into the database file soon after the writer's commits.
         let deadline = Instant::now() + Duration::from_secs(20);
         while size() < before + 500_000 {
-            assert!(Instant::now() < deadline, "not checkpointed: {} bytes", size());
+            assert!(
+                Instant::now() < deadline,
+                "not checkpointed: {} bytes",
+                size()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -449,6 +509,9 @@ mod tests {
         store.audit_flush();
         let total = started.elapsed();
         eprintln!("audit: {per_record:?} per queued record; {n} written in {total:?}");
-        assert_eq!(store.audit_recent(n as usize + 1, None).unwrap().len(), n as usize);
+        assert_eq!(
+            store.audit_recent(n as usize + 1, None).unwrap().len(),
+            n as usize
+        );
     }
 }

@@ -33,11 +33,21 @@ struct TurnResult {
 }
 
 async fn turn(config: &Config, session: Option<&str>, message: &str) -> TurnResult {
-    let state = Arc::new(build_state(config.clone(), StartOptions { load_model: false }).await.unwrap());
+    let state = Arc::new(
+        build_state(config.clone(), StartOptions { load_model: false })
+            .await
+            .unwrap(),
+    );
     let mut request = ChatRequest::new(message);
     request.session_id = session.map(str::to_owned);
     let mut events = chat::answer(state, request).await;
-    let mut result = TurnResult { skill: None, done: None, text: String::new(), session_id: None, error: None };
+    let mut result = TurnResult {
+        skill: None,
+        done: None,
+        text: String::new(),
+        session_id: None,
+        error: None,
+    };
     while let Some(event) = events.recv().await {
         match event {
             ChatEvent::Skill(event) => result.skill = Some(event),
@@ -59,8 +69,15 @@ async fn a_pending_dialog_continues_after_a_restart() {
     let config = config(dir.path());
 
     let first = turn(&config, None, "查一下我的预约").await;
-    let (skill, done) = (first.skill.expect("the booking skill ran"), first.done.expect("a done event"));
-    assert_eq!((skill.name.as_str(), skill.status), ("appointment-booking", "need_input"), "{done:?}");
+    let (skill, done) = (
+        first.skill.expect("the booking skill ran"),
+        first.done.expect("a done event"),
+    );
+    assert_eq!(
+        (skill.name.as_str(), skill.status),
+        ("appointment-booking", "need_input"),
+        "{done:?}"
+    );
     assert_eq!(skill.fields, vec!["phone".to_owned()]);
     let session = done.session_id.clone();
 
@@ -71,7 +88,10 @@ async fn a_pending_dialog_continues_after_a_restart() {
     let skill = second.skill.expect("the dialog continued");
     assert_eq!(skill.status, "done", "{text}");
     assert_eq!(skill.input["action"], "list");
-    assert_eq!(skill.input["phone"], "〔电话1〕", "the skill event carries the placeholder");
+    assert_eq!(
+        skill.input["phone"], "〔电话1〕",
+        "the skill event carries the placeholder"
+    );
     assert_eq!(serde_json::to_value(done.route).unwrap(), "dialog");
     assert!(text.contains("没有预约"), "{text}");
 
@@ -79,7 +99,10 @@ async fn a_pending_dialog_continues_after_a_restart() {
     let sessions = govassist::sessions::SessionStore::open(&config.database_path()).unwrap();
     let turns = sessions.recent_turns(&session, 10).unwrap();
     assert_eq!(turns.len(), 4);
-    assert!(turns.iter().all(|t| !t.text.contains("13800138000")), "{turns:?}");
+    assert!(
+        turns.iter().all(|t| !t.text.contains("13800138000")),
+        "{turns:?}"
+    );
 
     // A made-up id reaches nothing: the turn runs in a new session under a server-made id, where
     // no dialog waits for a phone number (so it goes to the answer route, which needs the model).
@@ -87,6 +110,9 @@ async fn a_pending_dialog_continues_after_a_restart() {
     let new_id = third.session_id.expect("the turn names its session");
     assert!(new_id != "restart-1" && new_id != session, "{new_id}");
     let fourth = turn(&config, Some("restart-1"), "13800138000").await;
-    assert!(fourth.skill.is_none(), "no dialog of another session continued");
+    assert!(
+        fourth.skill.is_none(),
+        "no dialog of another session continued"
+    );
     assert_eq!(fourth.error.as_deref(), Some("model_unavailable"));
 }

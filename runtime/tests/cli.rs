@@ -18,7 +18,11 @@ fn govassist(data_dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn stdout(output: &std::process::Output) -> String {
-    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
@@ -38,7 +42,12 @@ fn kb_search_finds_a_known_item_in_simplified_and_traditional() {
             &["kb", "search", query, "--k", "5", "--json"],
         )))
         .unwrap();
-        let ids: Vec<&str> = hits.as_array().unwrap().iter().map(|h| h["doc_id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = hits
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["doc_id"].as_str().unwrap())
+            .collect();
         assert!(ids.contains(&expected), "{query}: {ids:?}");
     }
 }
@@ -55,14 +64,25 @@ fn kb_eval_prints_the_contract_json_as_its_last_line() {
         ),
     )
     .unwrap();
-    let out = stdout(&govassist(dir.path(), &["kb", "eval", "--questions", questions.to_str().unwrap()]));
+    let out = stdout(&govassist(
+        dir.path(),
+        &["kb", "eval", "--questions", questions.to_str().unwrap()],
+    ));
     let last: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
-    let keys: Vec<&str> = last.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let keys: Vec<&str> = last
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
     for key in ["n", "recall@1", "recall@5", "mrr", "p50_ms", "p95_ms"] {
         assert!(keys.contains(&key), "missing {key} in {last}");
     }
     assert_eq!(last["n"], 2);
-    assert_eq!(last["recall@5"], 0.5, "one of two questions is answerable: {last}");
+    assert_eq!(
+        last["recall@5"], 0.5,
+        "one of two questions is answerable: {last}"
+    );
 }
 
 #[test]
@@ -71,14 +91,16 @@ fn unknown_model_is_a_clear_error() {
     let output = govassist(dir.path(), &["models", "fetch", "no-such-model"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("no-such-model") && stderr.contains("smollm2-135m"), "{stderr}");
+    assert!(
+        stderr.contains("no-such-model") && stderr.contains("smollm2-135m"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn skill_invoke_runs_a_bundled_skill_without_the_server() {
-    let skills = std::env::var("GOVASSIST_TEST_SKILLS").unwrap_or_else(|_| {
-        format!("{}/../target/test-skills", env!("CARGO_MANIFEST_DIR"))
-    });
+    let skills = std::env::var("GOVASSIST_TEST_SKILLS")
+        .unwrap_or_else(|_| format!("{}/../target/test-skills", env!("CARGO_MANIFEST_DIR")));
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_govassist"))
         .args(["--data-dir", dir.path().to_str().unwrap(), "skill", "invoke", "policy-matching", "--input"])

@@ -61,7 +61,10 @@ fn start() -> anyhow::Result<TestServer> {
     config.llm.max_tokens = 24;
     config.skills.dir = Some(skills_dir());
     config.server.admin_token = Some(ADMIN_TOKEN.into());
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let server = runtime.block_on(govassist::start(config, StartOptions { load_model: true }))?;
     Ok(TestServer {
         base_url: format!("http://{}", server.addr),

@@ -37,62 +37,137 @@ struct Reply {
 /// One turn in `session`: the first turn leaves it `None` and adopts the id the server made, as
 /// the widget does (a client cannot choose a new session's id).
 fn say(session: &mut Option<String>, message: &str) -> Reply {
-    let client = reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(300)).build().unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(std::time::Duration::from_secs(300))
+        .build()
+        .unwrap();
     let response = client
         .post(format!("{}/v1/chat", server().base_url))
         .json(&json!({ "session_id": session.as_deref(), "message": message }))
         .send()
         .unwrap();
-    assert!(response.status().is_success(), "{message}: status {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "{message}: status {}",
+        response.status()
+    );
     let events = parse_sse(&response.text().unwrap());
-    assert!(!events.iter().any(|e| e.name == "error"), "{message}: {events:?}");
-    let done = events.iter().find(|e| e.name == "done").map(|e| e.data.clone()).expect("a done event");
-    let id = done["session_id"].as_str().expect("the done event names the session").to_owned();
+    assert!(
+        !events.iter().any(|e| e.name == "error"),
+        "{message}: {events:?}"
+    );
+    let done = events
+        .iter()
+        .find(|e| e.name == "done")
+        .map(|e| e.data.clone())
+        .expect("a done event");
+    let id = done["session_id"]
+        .as_str()
+        .expect("the done event names the session")
+        .to_owned();
     if let Some(previous) = session.as_deref() {
-        assert_eq!(previous, id, "{message}: the turn continued the same session");
+        assert_eq!(
+            previous, id,
+            "{message}: the turn continued the same session"
+        );
     }
     *session = Some(id);
     Reply {
-        text: events.iter().filter(|e| e.name == "token").map(|e| e.data["text"].as_str().unwrap_or_default()).collect(),
-        skill: events.iter().find(|e| e.name == "skill").map(|e| e.data.clone()),
+        text: events
+            .iter()
+            .filter(|e| e.name == "token")
+            .map(|e| e.data["text"].as_str().unwrap_or_default())
+            .collect(),
+        skill: events
+            .iter()
+            .find(|e| e.name == "skill")
+            .map(|e| e.data.clone()),
         done,
     }
 }
 
 fn check_turn(where_: &str, turn: &Value, reply: &Reply) {
-    let context = || format!("{where_}\n  reply: {}\n  skill: {:?}\n  done: {}", reply.text, reply.skill, reply.done);
+    let context = || {
+        format!(
+            "{where_}\n  reply: {}\n  skill: {:?}\n  done: {}",
+            reply.text, reply.skill, reply.done
+        )
+    };
     if let Some(route) = turn.get("route") {
         assert_eq!(&reply.done["route"], route, "route; {}", context());
     }
     if let Some(skill) = turn.get("skill") {
-        assert_eq!(reply.skill.as_ref().map(|s| &s["name"]), Some(skill), "skill; {}", context());
+        assert_eq!(
+            reply.skill.as_ref().map(|s| &s["name"]),
+            Some(skill),
+            "skill; {}",
+            context()
+        );
     }
     if let Some(status) = turn.get("status") {
-        assert_eq!(reply.skill.as_ref().map(|s| &s["status"]), Some(status), "status; {}", context());
+        assert_eq!(
+            reply.skill.as_ref().map(|s| &s["status"]),
+            Some(status),
+            "status; {}",
+            context()
+        );
     }
     if let Some(expected) = turn.get("input").and_then(Value::as_object) {
-        let input = &reply.skill.as_ref().unwrap_or_else(|| panic!("no skill ran; {}", context()))["input"];
+        let input = &reply
+            .skill
+            .as_ref()
+            .unwrap_or_else(|| panic!("no skill ran; {}", context()))["input"];
         for (key, value) in expected {
             assert_eq!(&input[key], value, "argument `{key}`; {}", context());
         }
     }
     if let Some(fields) = turn.get("fields").and_then(Value::as_array) {
-        let asked = &reply.skill.as_ref().unwrap_or_else(|| panic!("no skill ran; {}", context()))["fields"];
+        let asked = &reply
+            .skill
+            .as_ref()
+            .unwrap_or_else(|| panic!("no skill ran; {}", context()))["fields"];
         for field in fields {
-            assert!(asked.as_array().is_some_and(|a| a.contains(field)), "asked for {field}; {}", context());
+            assert!(
+                asked.as_array().is_some_and(|a| a.contains(field)),
+                "asked for {field}; {}",
+                context()
+            );
         }
     }
     if let Some(declined) = turn.get("declined") {
         assert_eq!(&reply.done["declined"], declined, "declined; {}", context());
     }
     if let Some(reason) = turn.get("decline_reason") {
-        assert_eq!(&reply.done["decline_reason"], reason, "decline reason; {}", context());
+        assert_eq!(
+            &reply.done["decline_reason"],
+            reason,
+            "decline reason; {}",
+            context()
+        );
     }
-    for text in turn.get("reply_contains").and_then(Value::as_array).into_iter().flatten() {
-        assert!(reply.text.contains(text.as_str().unwrap()), "reply should contain {text}; {}", context());
+    for text in turn
+        .get("reply_contains")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        assert!(
+            reply.text.contains(text.as_str().unwrap()),
+            "reply should contain {text}; {}",
+            context()
+        );
     }
-    for text in turn.get("reply_lacks").and_then(Value::as_array).into_iter().flatten() {
-        assert!(!reply.text.contains(text.as_str().unwrap()), "reply should not contain {text}; {}", context());
+    for text in turn
+        .get("reply_lacks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        assert!(
+            !reply.text.contains(text.as_str().unwrap()),
+            "reply should not contain {text}; {}",
+            context()
+        );
     }
 }
 
@@ -105,10 +180,23 @@ fn dialogs_from_files() {
         for dialog in dialogs.as_array().expect("a list of dialogs") {
             let name = dialog["name"].as_str().unwrap_or("unnamed");
             let mut session = None;
-            for (t, turn) in dialog["turns"].as_array().expect("turns").iter().enumerate() {
+            for (t, turn) in dialog["turns"]
+                .as_array()
+                .expect("turns")
+                .iter()
+                .enumerate()
+            {
                 let message = turn["say"].as_str().expect("say");
                 let reply = say(&mut session, message);
-                check_turn(&format!("{}: dialog `{name}`, turn {} ({message})", file.display(), t + 1), turn, &reply);
+                check_turn(
+                    &format!(
+                        "{}: dialog `{name}`, turn {} ({message})",
+                        file.display(),
+                        t + 1
+                    ),
+                    turn,
+                    &reply,
+                );
             }
             count += 1;
         }
@@ -118,23 +206,35 @@ fn dialogs_from_files() {
     // Staff see the handoffs the dialogs asked for: masked questions, never personal values.
     let client = reqwest::blocking::Client::new();
     let url = format!("{}/v1/admin/handoffs?status=open", server().base_url);
-    assert_eq!(client.get(&url).send().unwrap().status(), 401, "handoffs need the admin credential");
+    assert_eq!(
+        client.get(&url).send().unwrap().status(),
+        401,
+        "handoffs need the admin credential"
+    );
     let listed: Value = client
         .get(&url)
-        .header("Authorization", format!("Bearer {}", govassist_e2e::ADMIN_TOKEN))
+        .header(
+            "Authorization",
+            format!("Bearer {}", govassist_e2e::ADMIN_TOKEN),
+        )
         .send()
         .unwrap()
         .json()
         .unwrap();
     let handoffs = listed["handoffs"].as_array().expect("a list of handoffs");
     assert!(
-        handoffs.iter().any(|h| h["reason"] == "requested" && h["question"] == "转人工"),
+        handoffs
+            .iter()
+            .any(|h| h["reason"] == "requested" && h["question"] == "转人工"),
         "the requested handoff is listed: {listed}"
     );
     let id = handoffs[0]["id"].as_i64().unwrap();
     let closed = client
         .post(format!("{}/v1/admin/handoffs/{id}", server().base_url))
-        .header("Authorization", format!("Bearer {}", govassist_e2e::ADMIN_TOKEN))
+        .header(
+            "Authorization",
+            format!("Bearer {}", govassist_e2e::ADMIN_TOKEN),
+        )
         .json(&json!({"status": "done"}))
         .send()
         .unwrap();
@@ -143,8 +243,20 @@ fn dialogs_from_files() {
     // The dialogs above gave an ID number, phones and an e-mail address; none of them may be in the
     // server's log, at debug level, in any form.
     let log = govassist_e2e::log_text();
-    assert!(log.contains("chat turn answered"), "the log is being written");
-    for value in ["110101199003074514", "13800138000", "13912345678", "li.ming@example.com", "138 0013 8000"] {
-        assert!(!log.contains(value), "a personal value reached the log: {value}");
+    assert!(
+        log.contains("chat turn answered"),
+        "the log is being written"
+    );
+    for value in [
+        "110101199003074514",
+        "13800138000",
+        "13912345678",
+        "li.ming@example.com",
+        "138 0013 8000",
+    ] {
+        assert!(
+            !log.contains(value),
+            "a personal value reached the log: {value}"
+        );
     }
 }

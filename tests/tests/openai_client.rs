@@ -10,7 +10,9 @@ use govassist_e2e::server;
 #[test]
 fn the_official_openai_client_gets_answers_streams_and_errors() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
     let python = target.join("openai-venv/bin/python");
     assert!(
         python.exists(),
@@ -24,6 +26,12 @@ fn the_official_openai_client_gets_answers_streams_and_errors() {
         .expect("cannot run the openai client script");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the openai client failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("streaming ok") && stdout.contains("bad request ok"), "{stdout}");
+    assert!(
+        output.status.success(),
+        "the openai client failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("streaming ok") && stdout.contains("bad request ok"),
+        "{stdout}"
+    );
 }

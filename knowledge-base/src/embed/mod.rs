@@ -334,7 +334,8 @@ impl Embedder {
     }
 
     fn embed_many(&self, texts: &[&str], is_query: bool) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut sequences: Vec<Vec<u32>> = texts.iter().map(|t| self.tokenize(t, is_query)).collect();
+        let mut sequences: Vec<Vec<u32>> =
+            texts.iter().map(|t| self.tokenize(t, is_query)).collect();
         let mut order: Vec<usize> = (0..sequences.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(sequences[i].len()));
 

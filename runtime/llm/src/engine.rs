@@ -622,7 +622,11 @@ impl<'a> Run<'a> {
                 run.state.decode_threads = Some(decode_threads(configured, others));
             }
         }
-        let decode = run.state.decode_threads.unwrap_or(configured).min(configured);
+        let decode = run
+            .state
+            .decode_threads
+            .unwrap_or(configured)
+            .min(configured);
         run.state.model.set_threads(decode);
         run.prompt_ms = ms(started);
         tracing::debug!(
@@ -729,7 +733,11 @@ impl CpuSample {
             .take(2)
             .map(|f| f.parse().ok())
             .collect::<Option<_>>()?;
-        Some(CpuSample { total: fields.iter().sum(), idle, own: times.iter().sum() })
+        Some(CpuSample {
+            total: fields.iter().sum(),
+            idle,
+            own: times.iter().sum(),
+        })
     }
 
     /// Cores' worth of CPU time that other processes used since `earlier`; `None` when the
@@ -784,13 +792,20 @@ mod tests {
 
     #[test]
     fn cpu_samples_tell_others_from_this_process() {
-        let own = |utime: u64, stime: u64| format!("123 (my (odd) name) S 1 2 3 4 5 6 7 8 9 10 {utime} {stime} 0 0");
-        let before = CpuSample::parse("cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 1 2 3", &own(50, 10)).unwrap();
+        let own = |utime: u64, stime: u64| {
+            format!("123 (my (odd) name) S 1 2 3 4 5 6 7 8 9 10 {utime} {stime} 0 0")
+        };
+        let before =
+            CpuSample::parse("cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 1 2 3", &own(50, 10)).unwrap();
         // 200 ticks on 2 cores: 180 busy, of which this process 80 → others 100 ticks = 1 core.
         let after = CpuSample::parse("cpu  200 0 180 820 0 0 0 0 0 0", &own(120, 20)).unwrap();
         let others = after.others_busy_cores(&before, 2).unwrap();
         assert!((others - 1.0).abs() < 1e-9, "{others}");
-        assert_eq!(before.others_busy_cores(&before, 2), None, "too short to tell");
+        assert_eq!(
+            before.others_busy_cores(&before, 2),
+            None,
+            "too short to tell"
+        );
     }
 
     #[test]

@@ -207,11 +207,17 @@ fn decline_eval_mirrors_the_out_of_scope_set() {
 fn pinned_verdicts_hold() {
     let area = ServiceArea::default();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pinned_verdicts.tsv");
-    let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let source =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut wrong = Vec::new();
     let mut rows = 0;
-    for line in source.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
-        let (verdict, question) = line.split_once('\t').unwrap_or_else(|| panic!("no tab in `{line}`"));
+    for line in source
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        let (verdict, question) = line
+            .split_once('\t')
+            .unwrap_or_else(|| panic!("no tab in `{line}`"));
         let got = match classify(question, &area) {
             Scope::InScope => "in_scope".to_string(),
             Scope::OutOfScope(reason) => reason.as_str().to_string(),

@@ -19,18 +19,41 @@ pub(crate) async fn start_if_routed(
 ) -> Result<Option<DoneInfo>, TurnError> {
     let state = cx.state.clone();
     let skills = state.skills.skills();
-    if skills.is_empty() || route::asks_what_is_required(&cx.masked) || route::asks_where_to_book(&cx.masked) {
+    if skills.is_empty()
+        || route::asks_what_is_required(&cx.masked)
+        || route::asks_where_to_book(&cx.masked)
+    {
         return Ok(None);
     }
     let (kb, router, masked) = (state.kb.clone(), state.router.clone(), cx.masked.clone());
-    let (threshold, lexical) = (state.config.chat.skill_threshold, state.config.chat.skill_lexical_threshold);
+    let (threshold, lexical) = (
+        state.config.chat.skill_threshold,
+        state.config.chat.skill_lexical_threshold,
+    );
     let candidates = skills.clone();
-    let matched = tokio::task::spawn_blocking(move || router.route(&kb, &candidates, &masked, query.as_deref().map(Vec::as_slice), threshold, lexical))
-        .await
-        .map_err(|e| ("internal", e.to_string()))?;
-    let Some(matched) = matched else { return Ok(None) };
-    let Some(skill) = skills.into_iter().find(|s| s.name == matched.name) else { return Ok(None) };
-    tracing::debug!(skill = skill.name, score = matched.score, "message routed to a skill");
+    let matched = tokio::task::spawn_blocking(move || {
+        router.route(
+            &kb,
+            &candidates,
+            &masked,
+            query.as_deref().map(Vec::as_slice),
+            threshold,
+            lexical,
+        )
+    })
+    .await
+    .map_err(|e| ("internal", e.to_string()))?;
+    let Some(matched) = matched else {
+        return Ok(None);
+    };
+    let Some(skill) = skills.into_iter().find(|s| s.name == matched.name) else {
+        return Ok(None);
+    };
+    tracing::debug!(
+        skill = skill.name,
+        score = matched.score,
+        "message routed to a skill"
+    );
     let input = gather_arguments(cx, &skill, &[], &Map::new()).await;
     invoke(cx, &skill, input, RouteTaken::Skill).await.map(Some)
 }
@@ -38,8 +61,17 @@ pub(crate) async fn start_if_routed(
 /// Continues the dialog the skill left open. `None` when the message is
 /// better handled as a new request (the skill is gone, or the user asked
 /// something else instead of answering).
-pub(crate) async fn continue_dialog(cx: &mut TurnCx<'_>, pending: PendingDialog) -> Result<Option<DoneInfo>, TurnError> {
-    let Some(skill) = cx.state.skills.skills().into_iter().find(|s| s.name == pending.skill) else {
+pub(crate) async fn continue_dialog(
+    cx: &mut TurnCx<'_>,
+    pending: PendingDialog,
+) -> Result<Option<DoneInfo>, TurnError> {
+    let Some(skill) = cx
+        .state
+        .skills
+        .skills()
+        .into_iter()
+        .find(|s| s.name == pending.skill)
+    else {
         return Ok(None);
     };
     let mut input = pending.input.as_object().cloned().unwrap_or_default();
@@ -50,7 +82,9 @@ pub(crate) async fn continue_dialog(cx: &mut TurnCx<'_>, pending: PendingDialog)
         }
         // A bare answer to the one thing asked ("李明", "营业执照") is that field.
         if let [field] = pending.fields.as_slice() {
-            let is_text = skill.input_schema["properties"][field]["type"].as_str().is_none_or(|t| t == "string");
+            let is_text = skill.input_schema["properties"][field]["type"]
+                .as_str()
+                .is_none_or(|t| t == "string");
             let answer = cx.masked.trim().trim_end_matches(['。', '.', '！', '!']);
             if is_text && !answer.is_empty() && answer.chars().count() <= 40 {
                 found.insert(field.clone(), Value::from(answer));
@@ -59,16 +93,21 @@ pub(crate) async fn continue_dialog(cx: &mut TurnCx<'_>, pending: PendingDialog)
     }
     // Later answers win: "手机号改成…" corrects what was given before.
     input.extend(found);
-    invoke(cx, &skill, input, RouteTaken::Dialog).await.map(Some)
+    invoke(cx, &skill, input, RouteTaken::Dialog)
+        .await
+        .map(Some)
 }
 
 /// A question rather than an answer: the user moved on.
 fn looks_like_new_question(text: &str) -> bool {
     let chars = text.chars().count();
     chars >= 6
-        && ["？", "?", "吗", "怎么", "什么", "哪些", "如何", "多久", "多少", "how", "what", "which", "where"]
-            .iter()
-            .any(|cue| text.to_lowercase().contains(cue))
+        && [
+            "？", "?", "吗", "怎么", "什么", "哪些", "如何", "多久", "多少", "how", "what",
+            "which", "where",
+        ]
+        .iter()
+        .any(|cue| text.to_lowercase().contains(cue))
 }
 
 /// The skill's arguments in the message: rules first (what they read may
@@ -94,10 +133,14 @@ async fn gather_arguments(
             }
         }
     }
-    let Some(engine) = cx.state.engine.clone() else { return found };
+    let Some(engine) = cx.state.engine.clone() else {
+        return found;
+    };
     let mut filled = found.clone();
     filled.extend(known.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let Some(schema) = route::schema_for_model(&skill.input_schema, &filled) else { return found };
+    let Some(schema) = route::schema_for_model(&skill.input_schema, &filled) else {
+        return found;
+    };
     let messages = extraction_prompt(skill, &schema, &cx.masked);
     let masked = cx.masked.clone();
     let skill_schema = skill.input_schema.clone();
@@ -128,7 +171,9 @@ fn extraction_prompt(skill: &SkillSummary, schema: &Value, message: &str) -> Vec
     let mut fields = String::new();
     if let Some(properties) = schema["properties"].as_object() {
         for name in properties.keys() {
-            let description = skill.input_schema["properties"][name]["description"].as_str().unwrap_or_default();
+            let description = skill.input_schema["properties"][name]["description"]
+                .as_str()
+                .unwrap_or_default();
             fields.push_str(&format!("- {name}: {description}\n"));
         }
     }
@@ -146,13 +191,20 @@ fn extraction_prompt(skill: &SkillSummary, schema: &Value, message: &str) -> Vec
 
 /// Calls the skill with the real values of the personal fields it is
 /// granted, and turns its outcome into the reply.
-async fn invoke(cx: &mut TurnCx<'_>, skill: &SkillSummary, input: Map<String, Value>, route: RouteTaken) -> Result<DoneInfo, TurnError> {
+async fn invoke(
+    cx: &mut TurnCx<'_>,
+    skill: &SkillSummary,
+    input: Map<String, Value>,
+    route: RouteTaken,
+) -> Result<DoneInfo, TurnError> {
     let (real_input, personal) = unmask_for(skill, &input, &cx.session.personal);
     let host = cx.state.skills.clone();
     let (name, lang, caller) = (skill.name.clone(), cx.lang.code(), cx.caller);
-    let outcome = tokio::task::spawn_blocking(move || host.invoke_as(caller, &name, &Value::Object(real_input), lang, &personal))
-        .await
-        .map_err(|e| ("internal", e.to_string()))?;
+    let outcome = tokio::task::spawn_blocking(move || {
+        host.invoke_as(caller, &name, &Value::Object(real_input), lang, &personal)
+    })
+    .await
+    .map_err(|e| ("internal", e.to_string()))?;
     let mut done = DoneInfo::new(&cx.session.id, route);
     done.skill = Some(skill.name.clone());
     let event = |status: &'static str, result: Option<Value>, fields: Vec<String>| SkillEvent {
@@ -164,20 +216,31 @@ async fn invoke(cx: &mut TurnCx<'_>, skill: &SkillSummary, input: Map<String, Va
     };
     match outcome {
         Ok(Outcome::Done { result }) => {
-            cx.skill_event(event("done", Some(result.clone()), vec![])).await;
+            cx.skill_event(event("done", Some(result.clone()), vec![]))
+                .await;
             cx.say(&render_result(&result)).await;
         }
         Ok(Outcome::NeedInput { fields, prompt }) => {
-            cx.skill_event(event("need_input", None, fields.clone())).await;
+            cx.skill_event(event("need_input", None, fields.clone()))
+                .await;
             cx.say(&prompt).await;
-            cx.session.dialog = Some(PendingDialog { skill: skill.name.clone(), input: Value::Object(input), fields, prompt });
+            cx.session.dialog = Some(PendingDialog {
+                skill: skill.name.clone(),
+                input: Value::Object(input),
+                fields,
+                prompt,
+            });
         }
         Ok(Outcome::Failed { message }) => {
             cx.skill_event(event("failed", None, vec![])).await;
             cx.say(&message).await;
         }
         Err(error) => {
-            tracing::warn!(skill = skill.name, code = error.code(), "skill call from chat failed");
+            tracing::warn!(
+                skill = skill.name,
+                code = error.code(),
+                "skill call from chat failed"
+            );
             cx.skill_event(event("error", None, vec![])).await;
             cx.say(&super::replies::skill_unavailable(cx.lang)).await;
         }
@@ -224,10 +287,18 @@ fn unmask_for(
 /// A skill's result as text: its `message`, then each list in it (offices,
 /// policies, bookings, materials…) as short lines.
 pub fn render_result(result: &Value) -> String {
-    let mut text = result.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let Some(object) = result.as_object() else { return text };
+    let mut text = result
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let Some(object) = result.as_object() else {
+        return text;
+    };
     for (key, value) in object {
-        let Some(items) = value.as_array() else { continue };
+        let Some(items) = value.as_array() else {
+            continue;
+        };
         if items.is_empty() {
             continue;
         }
@@ -257,7 +328,9 @@ fn item_line(item: &Value) -> Option<String> {
         return Some(s.to_owned());
     }
     let object = item.as_object()?;
-    let head = ["name", "title", "agency", "label", "id"].iter().find_map(|k| object.get(*k)?.as_str())?;
+    let head = ["name", "title", "agency", "label", "id"]
+        .iter()
+        .find_map(|k| object.get(*k)?.as_str())?;
     let mut line = head.to_owned();
     for key in ["date", "slot", "address", "reason", "status"] {
         if let Some(v) = object.get(key).and_then(Value::as_str) {
@@ -309,15 +382,25 @@ mod tests {
 
     #[test]
     fn only_granted_kinds_are_unmasked() {
-        let vault = [("〔电话1〕".to_owned(), "13800138000".to_owned()), ("〔身份证号1〕".to_owned(), "110101199003074514".to_owned())]
-            .into_iter()
-            .collect();
-        let input = json!({"phone": "〔电话1〕", "id_number": "〔身份证号1〕", "date": "2026-12-02"});
+        let vault = [
+            ("〔电话1〕".to_owned(), "13800138000".to_owned()),
+            ("〔身份证号1〕".to_owned(), "110101199003074514".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        let input =
+            json!({"phone": "〔电话1〕", "id_number": "〔身份证号1〕", "date": "2026-12-02"});
         let (real, personal) = unmask_for(&skill(&["phone"]), input.as_object().unwrap(), &vault);
         assert_eq!(real["phone"], "13800138000");
-        assert!(!real.contains_key("id_number"), "not granted: the skill never sees it");
+        assert!(
+            !real.contains_key("id_number"),
+            "not granted: the skill never sees it"
+        );
         assert_eq!(real["date"], "2026-12-02");
-        assert_eq!(personal, vec![("phone".to_owned(), "13800138000".to_owned())]);
+        assert_eq!(
+            personal,
+            vec![("phone".to_owned(), "13800138000".to_owned())]
+        );
     }
 
     #[test]

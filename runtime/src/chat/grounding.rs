@@ -31,14 +31,26 @@ pub const SYSTEM_PROMPT: &str = "你是区政府的政务服务助手，帮市�
 
 /// The prompt for one answer: the rules, a few earlier turns, then the
 /// passages (quoted, numbered, with their ids) and the question.
-pub fn build_prompt(question: &str, lang: Lang, hits: &[Hit], history: &[Turn], passage_chars: usize) -> Vec<ChatMessage> {
-    let mut messages = vec![ChatMessage { role: Role::System, content: SYSTEM_PROMPT.to_owned() }];
+pub fn build_prompt(
+    question: &str,
+    lang: Lang,
+    hits: &[Hit],
+    history: &[Turn],
+    passage_chars: usize,
+) -> Vec<ChatMessage> {
+    let mut messages = vec![ChatMessage {
+        role: Role::System,
+        content: SYSTEM_PROMPT.to_owned(),
+    }];
     for turn in history {
         let role = match turn.speaker {
             Speaker::User => Role::User,
             Speaker::Assistant => Role::Assistant,
         };
-        messages.push(ChatMessage { role, content: turn.text.chars().take(HISTORY_TURN_CHARS).collect() });
+        messages.push(ChatMessage {
+            role,
+            content: turn.text.chars().take(HISTORY_TURN_CHARS).collect(),
+        });
     }
     let reply_in = match lang {
         Lang::Simplified => "请用简体中文回答。",
@@ -48,13 +60,22 @@ pub fn build_prompt(question: &str, lang: Lang, hits: &[Hit], history: &[Turn], 
     let mut user = String::from("参考资料：\n");
     for (i, hit) in hits.iter().enumerate() {
         let passage = focus(&hit.passage, question, passage_chars);
-        user.push_str(&format!("[{}] 《{}》（{}）\n{}\n\n", i + 1, hit.title, hit.doc_id, passage));
+        user.push_str(&format!(
+            "[{}] 《{}》（{}）\n{}\n\n",
+            i + 1,
+            hit.title,
+            hit.doc_id,
+            passage
+        ));
     }
     user.push_str("请根据以上参考资料回答下面的问题。");
     user.push_str(reply_in);
     user.push_str("\n问题：");
     user.push_str(question);
-    messages.push(ChatMessage { role: Role::User, content: user });
+    messages.push(ChatMessage {
+        role: Role::User,
+        content: user,
+    });
     messages
 }
 
@@ -68,8 +89,15 @@ pub fn focus(passage: &str, question: &str, max_chars: usize) -> String {
     }
     let wanted = char_pairs(question);
     let parts = sentences(passage);
-    let score = |part: &str| char_pairs(part).iter().filter(|p| wanted.contains(p)).count();
-    let best = (0..parts.len()).max_by_key(|&i| (score(parts[i]), std::cmp::Reverse(i))).unwrap_or(0);
+    let score = |part: &str| {
+        char_pairs(part)
+            .iter()
+            .filter(|p| wanted.contains(p))
+            .count()
+    };
+    let best = (0..parts.len())
+        .max_by_key(|&i| (score(parts[i]), std::cmp::Reverse(i)))
+        .unwrap_or(0);
     let len = |i: usize| parts[i].chars().count();
     let (mut start, mut end) = (best, best + 1);
     let mut used = len(best);
@@ -102,22 +130,79 @@ pub fn focus(passage: &str, question: &str, max_chars: usize) -> String {
 /// [`ServiceItemFields::render`]: govassist_kb::ServiceItemFields::render
 const ASKED_FIELDS: [(&[&str], &[&str]); 6] = [
     (
-        &["多久", "多长时间", "几天", "多少天", "几个工作日", "时限", "期限", "多快", "how long", "how many days", "how soon"],
+        &[
+            "多久",
+            "多长时间",
+            "几天",
+            "多少天",
+            "几个工作日",
+            "时限",
+            "期限",
+            "多快",
+            "how long",
+            "how many days",
+            "how soon",
+        ],
         &["承诺办结时限", "法定办结时限"],
     ),
     (
         &[
-            "材料", "带什么", "带啥", "准备什么", "准备啥", "准备哪些", "交什么", "交啥", "交哪些", "提交什么", "哪些文件", "什么文件",
-            "什么证件", "要带", "document", "paperwork", "papers", "materials",
+            "材料",
+            "带什么",
+            "带啥",
+            "准备什么",
+            "准备啥",
+            "准备哪些",
+            "交什么",
+            "交啥",
+            "交哪些",
+            "提交什么",
+            "哪些文件",
+            "什么文件",
+            "什么证件",
+            "要带",
+            "document",
+            "paperwork",
+            "papers",
+            "materials",
             // The forms to fill are among the materials (`最高开票限额申请单`).
-            "哪张表", "什么表", "哪些表", "哪个表", "哪份", "申请表", "表格", "填什么", "which form", "what form",
+            "哪张表",
+            "什么表",
+            "哪些表",
+            "哪个表",
+            "哪份",
+            "申请表",
+            "表格",
+            "填什么",
+            "which form",
+            "what form",
         ],
         &["申请材料"],
     ),
-    (&["在哪", "哪里办", "去哪", "地址", "地点", "哪个窗口", "where"], &["办理地点"]),
-    (&["电话", "热线", "联系", "phone", "call", "contact"], &["咨询电话"]),
-    (&["条件", "资格", "符合", "eligib", "qualify", "requirement"], &["受理条件"]),
-    (&["网上", "线上", "在线", "online", "网站", "website"], &["办理平台", "网上预约"]),
+    (
+        &[
+            "在哪",
+            "哪里办",
+            "去哪",
+            "地址",
+            "地点",
+            "哪个窗口",
+            "where",
+        ],
+        &["办理地点"],
+    ),
+    (
+        &["电话", "热线", "联系", "phone", "call", "contact"],
+        &["咨询电话"],
+    ),
+    (
+        &["条件", "资格", "符合", "eligib", "qualify", "requirement"],
+        &["受理条件"],
+    ),
+    (
+        &["网上", "线上", "在线", "online", "网站", "website"],
+        &["办理平台", "网上预约"],
+    ),
 ];
 
 /// For a question that asks for a quantity, how much of the closest of the [`HEADING_REACH`]
@@ -142,16 +227,33 @@ const MAX_QUOTED_FIELDS: usize = 2;
 /// fields, since the sentence sharing most words with a question is often the item's name, which
 /// answers nothing. Otherwise it is that sentence. When no sentence shares enough, the first
 /// passage's asked lines, if any; else `None`.
-pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option<(usize, Vec<String>)> {
+pub fn best_quote(
+    question: &str,
+    passages: &[&str],
+    max_chars: usize,
+) -> Option<(usize, Vec<String>)> {
     let wanted = char_pairs(question);
     // Every candidate sentence with the question's pairs it shares. "信息来源:某局 信息提供日期:…"
     // shares the agency's name with many questions and answers none.
     let candidates: Vec<(usize, &str, Vec<(char, char)>)> = passages
         .iter()
         .enumerate()
-        .flat_map(|(i, passage)| sentences(passage).into_iter().map(move |sentence| (i + 1, sentence.trim())))
+        .flat_map(|(i, passage)| {
+            sentences(passage)
+                .into_iter()
+                .map(move |sentence| (i + 1, sentence.trim()))
+        })
         .filter(|(_, sentence)| !govassist_kb::document::is_page_furniture(sentence))
-        .map(|(n, sentence)| (n, sentence, char_pairs(sentence).into_iter().filter(|p| wanted.contains(p)).collect()))
+        .map(|(n, sentence)| {
+            (
+                n,
+                sentence,
+                char_pairs(sentence)
+                    .into_iter()
+                    .filter(|p| wanted.contains(p))
+                    .collect(),
+            )
+        })
         .collect();
     // A pair that many sentences share (截至2024, 事项名称) tells little about which one answers:
     // each shared pair weighs 1 / the number of candidate sentences holding it.
@@ -165,17 +267,27 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
         .iter()
         .map(|(_, sentence, shared)| {
             let sum: f32 = shared.iter().map(|pair| 1.0 / holders[pair] as f32).sum();
-            sum / (sentence.chars().count() as f32 / SENTENCE_CHARS).max(1.0).powf(0.25)
+            sum / (sentence.chars().count() as f32 / SENTENCE_CHARS)
+                .max(1.0)
+                .powf(0.25)
         })
         .collect();
     let asked = asked_fields(question);
     // For each field asked, the first of its lines that the passage has.
     let field_lines = |passage: &str| -> Vec<String> {
         let line = |label: &str| {
-            passage.lines().find(|line| line.strip_prefix(label).is_some_and(|rest| rest.starts_with('：')))
+            passage.lines().find(|line| {
+                line.strip_prefix(label)
+                    .is_some_and(|rest| rest.starts_with('：'))
+            })
         };
-        let lines = asked.iter().filter_map(|labels| labels.iter().find_map(|label| line(label)));
-        lines.take(MAX_QUOTED_FIELDS).map(|line| clip(line.trim(), max_chars)).collect()
+        let lines = asked
+            .iter()
+            .filter_map(|labels| labels.iter().find_map(|label| line(label)));
+        lines
+            .take(MAX_QUOTED_FIELDS)
+            .map(|line| clip(line.trim(), max_chars))
+            .collect()
     };
     // A question for a quantity (多少项, how many) is answered by a sentence that holds a figure,
     // one for a name (叫什么) by a sentence that quotes one (推广“龙岭模式”), not by the heading
@@ -183,7 +295,11 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
     // fewer of the question's words, so two suffice, and it is read with its heading: part of the
     // closest of the few sentences before it in its passage. Not when the passages have lines of
     // the fields asked (多少天 is 时限): those lines answer it.
-    let kind = AnswerKind::asked_by(question).filter(|_| passages.iter().all(|passage| field_lines(passage).is_empty()));
+    let kind = AnswerKind::asked_by(question).filter(|_| {
+        passages
+            .iter()
+            .all(|passage| field_lines(passage).is_empty())
+    });
     let answers = |text: &str| kind.is_some_and(|kind| kind.held_by(text));
     let mut best: Option<((bool, f32), usize, &str)> = None;
     for (i, (n, sentence, shared)) in candidates.iter().enumerate() {
@@ -192,7 +308,11 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
             .filter(|&j| candidates[j].0 == *n)
             .map(|j| scores[j])
             .fold(0.0, f32::max);
-        let score = if answers { scores[i] + HEADING_WEIGHT * heading } else { scores[i] };
+        let score = if answers {
+            scores[i] + HEADING_WEIGHT * heading
+        } else {
+            scores[i]
+        };
         let enough = shared.len() >= if answers { 2 } else { 3 };
         if enough && best.is_none_or(|(best_key, _, _)| (answers, score) > best_key) {
             best = Some(((answers, score), *n, sentence));
@@ -203,7 +323,14 @@ pub fn best_quote(question: &str, passages: &[&str], max_chars: usize) -> Option
             let fields = field_lines(passages[n - 1]);
             let weight = |pair: &(char, char)| holders.get(pair).map_or(0.0, |&h| 1.0 / h as f32);
             let quote = || clip_around_best_clause(sentence, &wanted, weight, answers, max_chars);
-            Some((n, if fields.is_empty() { vec![quote()] } else { fields }))
+            Some((
+                n,
+                if fields.is_empty() {
+                    vec![quote()]
+                } else {
+                    fields
+                },
+            ))
         }
         // Nothing shared (an English question, say): the best-ranked passage, the one the answer
         // leans on, and no other; quoting a lower one would cite an item the answer is not about.
@@ -243,8 +370,21 @@ impl AnswerKind {
 /// Words that ask for the name of a platform or scheme (matched folded). Not `名称` alone (企业名称变更
 /// is a service), nor an award: reports quote a prize's title as often as not (获个人三等奖).
 const NAME_CUES: [&str; 15] = [
-    "叫什么", "什么名", "名称是", "名字", "哪一种", "哪种模式", "哪一款", "哪个平台", "什么平台", "什么模式", "什么架构",
-    "什么系统", "what is the name", "called", "named",
+    "叫什么",
+    "什么名",
+    "名称是",
+    "名字",
+    "哪一种",
+    "哪种模式",
+    "哪一款",
+    "哪个平台",
+    "什么平台",
+    "什么模式",
+    "什么架构",
+    "什么系统",
+    "what is the name",
+    "called",
+    "named",
 ];
 
 fn asks_name(question: &str) -> bool {
@@ -259,14 +399,25 @@ fn holds_quoted_name(text: &str) -> bool {
     MARKS.iter().any(|&(open, close)| {
         text.match_indices(open).any(|(at, _)| {
             let inside = &text[at + open.len_utf8()..];
-            inside.find(close).is_some_and(|end| (1..=20).contains(&inside[..end].chars().count()))
+            inside
+                .find(close)
+                .is_some_and(|end| (1..=20).contains(&inside[..end].chars().count()))
         })
     })
 }
 
 /// Words that ask for a quantity (matched folded). `几` alone also opens 几乎 and 哪几 (which ones).
-const QUANTITY_CUES: [&str; 9] =
-    ["多少", "数量", "占比", "比例", "百分之", "how many", "how much", "percentage", "what share"];
+const QUANTITY_CUES: [&str; 9] = [
+    "多少",
+    "数量",
+    "占比",
+    "比例",
+    "百分之",
+    "how many",
+    "how much",
+    "percentage",
+    "what share",
+];
 
 /// Whether the question asks for a quantity: [`QUANTITY_CUES`], or `几` as in 几项 / 几个 (not
 /// 几点 or 几号窗口, a time and a counter).
@@ -275,24 +426,34 @@ fn asks_quantity(question: &str) -> bool {
     let chars: Vec<char> = folded.chars().collect();
     QUANTITY_CUES.iter().any(|cue| folded.contains(cue))
         || chars.iter().enumerate().any(|(i, &c)| {
-            c == '几' && (i == 0 || chars[i - 1] != '哪') && chars.get(i + 1).is_some_and(|next| !matches!(next, '乎' | '点' | '号'))
+            c == '几'
+                && (i == 0 || chars[i - 1] != '哪')
+                && chars
+                    .get(i + 1)
+                    .is_some_and(|next| !matches!(next, '乎' | '点' | '号'))
         })
 }
 
 /// Whether a sentence states a quantity: a figure followed by its unit, not a date's year, month
 /// or day (`2022年度亮点成绩` holds none; `督办事件61920件` does).
 fn holds_quantity(sentence: &str) -> bool {
-    let mut chars = sentence.chars().map(govassist_kb::text::to_half_width).peekable();
+    let mut chars = sentence
+        .chars()
+        .map(govassist_kb::text::to_half_width)
+        .peekable();
     while let Some(c) = chars.next() {
         if c.is_ascii_digit() {
             // 2024-10-23 and 2024/10/23 are one date, not three figures.
             let mut date = false;
-            while let Some(next) = chars.next_if(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '/')) {
+            while let Some(next) =
+                chars.next_if(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '/'))
+            {
                 date |= matches!(next, '-' | '/');
             }
             // A count has its unit after it (83.9万套, 46场, 30%); `1+8+N` is a name.
             let unit = chars.peek().is_some_and(|&next| {
-                (next == '%' || crate::chat::translate::is_han(next)) && !matches!(next, '年' | '月' | '日' | '号')
+                (next == '%' || crate::chat::translate::is_han(next))
+                    && !matches!(next, '年' | '月' | '日' | '号')
             });
             if !date && unit {
                 return true;
@@ -305,7 +466,11 @@ fn holds_quantity(sentence: &str) -> bool {
 /// The fields the question asks for (each as its labels, in [`ASKED_FIELDS`] order).
 fn asked_fields(question: &str) -> Vec<&'static [&'static str]> {
     let folded = govassist_kb::text::fold(question);
-    ASKED_FIELDS.iter().filter(|(cues, _)| cues.iter().any(|cue| folded.contains(cue))).map(|(_, labels)| *labels).collect()
+    ASKED_FIELDS
+        .iter()
+        .filter(|(cues, _)| cues.iter().any(|cue| folded.contains(cue)))
+        .map(|(_, labels)| *labels)
+        .collect()
 }
 
 /// A sentence too long to quote whole, cut to the part that bears on the question: from the start
@@ -323,7 +488,11 @@ fn clip_around_best_clause(
         return sentence.to_owned();
     }
     let clause_score = |clause: &str| -> (bool, f32) {
-        let shared: f32 = char_pairs(clause).iter().filter(|p| wanted.contains(p)).map(&weight).sum();
+        let shared: f32 = char_pairs(clause)
+            .iter()
+            .filter(|p| wanted.contains(p))
+            .map(&weight)
+            .sum();
         (answers(clause), shared)
     };
     // The clauses, each with the character it starts at.
@@ -365,7 +534,10 @@ fn clip(text: &str, max_chars: usize) -> String {
 /// The distinct pairs of adjacent letters or digits of `text`, folded and
 /// sorted: a cheap, script-blind measure of how much two texts share.
 pub(crate) fn char_pairs(text: &str) -> Vec<(char, char)> {
-    let chars: Vec<char> = govassist_kb::text::fold(text).chars().filter(|c| c.is_alphanumeric()).collect();
+    let chars: Vec<char> = govassist_kb::text::fold(text)
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect();
     let mut pairs: Vec<(char, char)> = chars.windows(2).map(|w| (w[0], w[1])).collect();
     pairs.sort_unstable();
     pairs.dedup();
@@ -436,15 +608,26 @@ pub fn check_citations(answer: &str, passages: &[&str]) -> CitationCheck {
         let text = strip_markers(sentence);
         let mut flag = None;
         if let Some(&bad) = markers.iter().find(|&&n| n > passages.len()) {
-            flag = Some(Flag { sentence: text.trim().to_owned(), reason: "unknown_source", figure: Some(bad.to_string()) });
+            flag = Some(Flag {
+                sentence: text.trim().to_owned(),
+                reason: "unknown_source",
+                figure: Some(bad.to_string()),
+            });
         } else {
             let sources: Vec<&String> = if markers.is_empty() {
                 folded.iter().collect()
             } else {
                 markers.iter().map(|&n| &folded[n - 1]).collect()
             };
-            if let Some(figure) = figures(&text).into_iter().find(|f| !sources.iter().any(|s| s.contains(f.as_str()))) {
-                flag = Some(Flag { sentence: text.trim().to_owned(), reason: "figure_not_in_source", figure: Some(figure) });
+            if let Some(figure) = figures(&text)
+                .into_iter()
+                .find(|f| !sources.iter().any(|s| s.contains(f.as_str())))
+            {
+                flag = Some(Flag {
+                    sentence: text.trim().to_owned(),
+                    reason: "figure_not_in_source",
+                    figure: Some(figure),
+                });
             }
         }
         match flag {
@@ -565,7 +748,8 @@ fn figures(sentence: &str) -> Vec<String> {
     let mut current = String::new();
     let chars: Vec<char> = folded.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
-        let inner_dot = c == '.' && !current.is_empty() && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+        let inner_dot =
+            c == '.' && !current.is_empty() && chars.get(i + 1).is_some_and(char::is_ascii_digit);
         if c.is_ascii_digit() || inner_dot {
             current.push(c);
         } else if !current.is_empty() {
@@ -584,7 +768,10 @@ fn figures(sentence: &str) -> Vec<String> {
 /// phone numbers (`020-8888 8888`) removed, so figures compare as written.
 fn fold_figures(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let chars: Vec<char> = text.chars().map(govassist_kb::text::to_half_width).collect();
+    let chars: Vec<char> = text
+        .chars()
+        .map(govassist_kb::text::to_half_width)
+        .collect();
     for (i, &c) in chars.iter().enumerate() {
         let between_digits = i > 0
             && chars[i - 1].is_ascii_digit()
@@ -603,7 +790,10 @@ mod tests {
 
     #[test]
     fn supported_sentences_cite_and_made_up_figures_are_flagged() {
-        let passages = ["承诺办结时限：20(工作日)；咨询电话：020-83133257", "申请材料：身份证、营业执照"];
+        let passages = [
+            "承诺办结时限：20(工作日)；咨询电话：020-83133257",
+            "申请材料：身份证、营业执照",
+        ];
         let answer = "承诺20个工作日内办结[1]。需要身份证和营业执照。[2] 咨询电话 020-8313 3257 [1]。收费300元[2]。";
         let check = check_citations(answer, &passages);
         assert_eq!(check.cited, vec![1, 2]);
@@ -614,7 +804,11 @@ mod tests {
 
     #[test]
     fn the_form_to_fill_is_asked_of_the_materials() {
-        for question in ["提高最高开票限额要填哪张表？", "需要填什么申请吗？", "Which form do I fill in?"] {
+        for question in [
+            "提高最高开票限额要填哪张表？",
+            "需要填什么申请吗？",
+            "Which form do I fill in?",
+        ] {
             assert_eq!(asked_fields(question), [&["申请材料"][..]], "{question}");
         }
     }
@@ -639,19 +833,34 @@ mod tests {
     #[test]
     fn an_unmarked_figure_must_appear_in_some_passage() {
         let passages = ["时限：15(工作日)"];
-        assert!(check_citations("一般15个工作日。", &passages).flagged.is_empty());
-        assert_eq!(check_citations("一般45个工作日。", &passages).flagged.len(), 1);
+        assert!(check_citations("一般15个工作日。", &passages)
+            .flagged
+            .is_empty());
+        assert_eq!(
+            check_citations("一般45个工作日。", &passages).flagged.len(),
+            1
+        );
     }
 
     #[test]
     fn sentences_keep_their_trailing_markers() {
-        assert_eq!(sentences("甲。[1] 乙！[2][3]丙"), vec!["甲。[1]", " 乙！[2][3]", "丙"]);
-        assert_eq!(sentences("Fee is 3.5 yuan. Call now."), vec!["Fee is 3.5 yuan.", " Call now."]);
+        assert_eq!(
+            sentences("甲。[1] 乙！[2][3]丙"),
+            vec!["甲。[1]", " 乙！[2][3]", "丙"]
+        );
+        assert_eq!(
+            sentences("Fee is 3.5 yuan. Call now."),
+            vec!["Fee is 3.5 yuan.", " Call now."]
+        );
     }
 
     #[test]
     fn focus_keeps_the_sentence_the_question_is_about() {
-        let passage = format!("{}2024年，“智眼”汇聚视频资源44440路。{}", "开头的无关句子。".repeat(30), "结尾的句子。".repeat(30));
+        let passage = format!(
+            "{}2024年，“智眼”汇聚视频资源44440路。{}",
+            "开头的无关句子。".repeat(30),
+            "结尾的句子。".repeat(30)
+        );
         let focused = focus(&passage, "“智眼”一共汇聚了多少路视频资源？", 100);
         assert!(focused.contains("44440路"), "{focused}");
         assert!(focused.chars().count() <= 101);
@@ -660,18 +869,30 @@ mod tests {
 
     #[test]
     fn the_quote_is_the_sentence_closest_to_the_question() {
-        let passages = ["全年受理业务12万件。“智眼”汇聚视频资源44440路。", "其他内容。"];
+        let passages = [
+            "全年受理业务12万件。“智眼”汇聚视频资源44440路。",
+            "其他内容。",
+        ];
         let (n, quote) = best_quote("“智眼”一共汇聚了多少路视频资源？", &passages, 80).unwrap();
         assert_eq!(n, 1);
         assert_eq!(quote, ["“智眼”汇聚视频资源44440路。"]);
         assert_eq!(best_quote("完全无关", &passages, 80), None);
         // The page's source line shares the agency's name with the question, but answers nothing.
         let passages = ["信息来源:某市政务服务和数据管理局 信息提供日期:2025-10-23\n全年开放公共数据集超3900个。"];
-        let (_, quote) = best_quote("某市政务服务和数据管理局开放了多少公共数据集？", &passages, 80).unwrap();
+        let (_, quote) = best_quote(
+            "某市政务服务和数据管理局开放了多少公共数据集？",
+            &passages,
+            80,
+        )
+        .unwrap();
         assert_eq!(quote, ["全年开放公共数据集超3900个。"]);
         // 截至2024 opens many sentences; 秒批 is what the question is about.
-        let passages = ["截至2024年底,已打造23个人工智能应用场景。截至2024年底,累计发放补贴1亿元。", "市级“秒批”事项达375项。"];
-        let (n, quote) = best_quote("截至2024年,市级的“秒批”事项达到多少项?", &passages, 80).unwrap();
+        let passages = [
+            "截至2024年底,已打造23个人工智能应用场景。截至2024年底,累计发放补贴1亿元。",
+            "市级“秒批”事项达375项。",
+        ];
+        let (n, quote) =
+            best_quote("截至2024年,市级的“秒批”事项达到多少项?", &passages, 80).unwrap();
         assert_eq!((n, quote), (2, vec!["市级“秒批”事项达375项。".to_string()]));
         // Asked for a quantity, the sentence with the figure, not the heading that shares more words.
         // The figure's own words (登记, 房屋) are fewer than another figure's (2022年, 数量), but
@@ -680,8 +901,16 @@ mod tests {
             "2022年度已完成100个事项开发,开发数量排名第一。",
             "2022年度亮点成绩。一是加强网格基础信息核采。登记建筑物2.1万栋,房屋83.9万套/间。",
         ];
-        let (n, quote) = best_quote("2022年网格基础信息核采中，登记的房屋数量是多少？", &passages, 80).unwrap();
-        assert_eq!((n, quote), (2, vec!["登记建筑物2.1万栋,房屋83.9万套/间。".to_string()]));
+        let (n, quote) = best_quote(
+            "2022年网格基础信息核采中，登记的房屋数量是多少？",
+            &passages,
+            80,
+        )
+        .unwrap();
+        assert_eq!(
+            (n, quote),
+            (2, vec!["登记建筑物2.1万栋,房屋83.9万套/间。".to_string()])
+        );
         // Not asked for one, the closest sentence still.
         let (_, quote) = best_quote("网格基础信息核采是怎么加强的？", &passages[1..], 80).unwrap();
         assert_eq!(quote, ["一是加强网格基础信息核采。"]);
@@ -690,8 +919,15 @@ mod tests {
     #[test]
     fn a_question_for_a_name_quotes_the_sentence_that_names_it() {
         // The heading shares more of the question's words; the sentence under it quotes the name.
-        let passages = ["三是完善CIM平台建设。四是打造虚拟社区平台。推广“龙岭模式”,促进社区资源线上汇聚共享。"];
-        let (_, quote) = best_quote("龙岗区打造虚拟社区平台时，打算推广哪一种模式？", &passages, 80).unwrap();
+        let passages = [
+            "三是完善CIM平台建设。四是打造虚拟社区平台。推广“龙岭模式”,促进社区资源线上汇聚共享。",
+        ];
+        let (_, quote) = best_quote(
+            "龙岗区打造虚拟社区平台时，打算推广哪一种模式？",
+            &passages,
+            80,
+        )
+        .unwrap();
         assert_eq!(quote, ["推广“龙岭模式”,促进社区资源线上汇聚共享。"]);
         // Not asked for a name: the closest sentence, the heading.
         let (_, quote) = best_quote("龙岗区怎样打造虚拟社区平台？", &passages, 80).unwrap();
@@ -702,18 +938,32 @@ mod tests {
         assert!(holds_quoted_name("组织开展「龍盾」安全攻防演练"));
         assert!(holds_quoted_name("印发《民情日报》110期"));
         assert!(!holds_quoted_name("获个人三等奖。"));
-        assert!(!holds_quoted_name("“这是一句超过二十个字的长长引语不算名字因为它实在太长了”"));
+        assert!(!holds_quoted_name(
+            "“这是一句超过二十个字的长长引语不算名字因为它实在太长了”"
+        ));
     }
 
     #[test]
     fn a_long_sentence_is_quoted_from_the_clause_asked_about() {
-        let long = "完成既有建筑物房建类BIM建模172万平方米,道路BIM建模20公里,城市部件精细模型40平方公里,\
+        let long =
+            "完成既有建筑物房建类BIM建模172万平方米,道路BIM建模20公里,城市部件精细模型40平方公里,\
                     室内全景250万平方米,道路VR街景180公里,地下管线光纤管道建模726.58公里。";
-        let (_, quote) = best_quote("推进BIM建模时，地下管线光纤管道的建模长度是多少？", &[long], 40).unwrap();
-        assert!(quote[0].starts_with('…') && quote[0].contains("726.58公里"), "{quote:?}");
+        let (_, quote) = best_quote(
+            "推进BIM建模时，地下管线光纤管道的建模长度是多少？",
+            &[long],
+            40,
+        )
+        .unwrap();
+        assert!(
+            quote[0].starts_with('…') && quote[0].contains("726.58公里"),
+            "{quote:?}"
+        );
         // The clause asked about within reach: from the start, as before.
         let (_, quote) = best_quote("房建类BIM建模完成了多少平方米？", &[long], 40).unwrap();
-        assert!(quote[0].starts_with("完成既有建筑物") && quote[0].ends_with('…'), "{quote:?}");
+        assert!(
+            quote[0].starts_with("完成既有建筑物") && quote[0].ends_with('…'),
+            "{quote:?}"
+        );
     }
 
     #[test]
@@ -724,7 +974,12 @@ mod tests {
              103类50万城市部件模型、200万白名单人口数据、2万路视频数据、全区水务管网数据,实现城市运行态势一屏总览、一网统管。",
             "“智眼”汇聚视频资源44440路。",
         ];
-        let (n, _) = best_quote("2024年福田区城区“智眼”一共汇聚了多少路视频资源？", &passages, 80).unwrap();
+        let (n, _) = best_quote(
+            "2024年福田区城区“智眼”一共汇聚了多少路视频资源？",
+            &passages,
+            80,
+        )
+        .unwrap();
         assert_eq!(n, 2);
     }
 
@@ -756,27 +1011,40 @@ mod tests {
         let item = |name: &str, days: &str| {
             format!("事项名称：{name}\n实施主体：广东省公安厅\n申请材料：身份证；照片\n承诺办结时限：{days}\n咨询电话：020-83118880")
         };
-        let (tour, visit) = (item("团队游签注进度查询", "7(工作日)"), item("探亲签注进度查询", "5(工作日)"));
+        let (tour, visit) = (
+            item("团队游签注进度查询", "7(工作日)"),
+            item("探亲签注进度查询", "5(工作日)"),
+        );
         let passages = [visit.as_str(), tour.as_str()];
         // The passage is still the one whose wording is closest (the name), the lines the asked ones.
         let (n, quote) = best_quote("团队游签注进度查询要多久？要带什么？", &passages, 80).unwrap();
         assert_eq!(n, 2);
         assert_eq!(quote, ["承诺办结时限：7(工作日)", "申请材料：身份证；照片"]);
         // Asked in English, with no Chinese words to match: the best-ranked passage's field, if it has it.
-        assert_eq!(best_quote("Which number do I call?", &passages, 80), Some((1, vec!["咨询电话：020-83118880".into()])));
+        assert_eq!(
+            best_quote("Which number do I call?", &passages, 80),
+            Some((1, vec!["咨询电话：020-83118880".into()]))
+        );
         let faq_first = ["问：签注怎么办？答：请洽出入境窗口。", tour.as_str()];
         assert_eq!(best_quote("Which number do I call?", &faq_first, 80), None);
         // Asked how many days, with a figure sentence in another passage: the field line answers.
         let report = "全年办理签注业务共12万件，签注进度查询平均用时3天。";
-        let (n, quote) = best_quote("团队游签注进度查询要多少天？", &[tour.as_str(), report], 80).unwrap();
+        let (n, quote) =
+            best_quote("团队游签注进度查询要多少天？", &[tour.as_str(), report], 80).unwrap();
         assert_eq!((n, quote), (1, vec!["承诺办结时限：7(工作日)".to_string()]));
         // Nothing asked of a field: the closest sentence, as before.
-        assert_eq!(best_quote("团队游签注进度查询", &passages, 80), Some((2, vec!["事项名称：团队游签注进度查询".into()])));
+        assert_eq!(
+            best_quote("团队游签注进度查询", &passages, 80),
+            Some((2, vec!["事项名称：团队游签注进度查询".into()]))
+        );
     }
 
     #[test]
     fn figures_fold_widths_and_skip_single_digits() {
-        assert_eq!(figures("２０个工作日，第1步，3.5元，2024年"), vec!["20", "3.5", "2024"]);
+        assert_eq!(
+            figures("２０个工作日，第1步，3.5元，2024年"),
+            vec!["20", "3.5", "2024"]
+        );
     }
 
     #[test]
@@ -792,10 +1060,16 @@ mod tests {
             phone: None,
             service: None,
         }];
-        let history = [Turn { speaker: Speaker::User, text: "你好".into() }];
+        let history = [Turn {
+            speaker: Speaker::User,
+            text: "你好".into(),
+        }];
         let zh = build_prompt("要带什么", Lang::Simplified, &hits, &history, PASSAGE_CHARS);
         let en = build_prompt("what to bring", Lang::English, &hits, &[], PASSAGE_CHARS);
-        assert_eq!(zh[0].content, en[0].content, "the system prompt is the cacheable prefix");
+        assert_eq!(
+            zh[0].content, en[0].content,
+            "the system prompt is the cacheable prefix"
+        );
         assert_eq!(zh[1].content, "你好");
         let user = &zh.last().unwrap().content;
         assert!(user.contains("[1] 《营业执照》（11440000MB2C92345K）"));
@@ -816,9 +1090,17 @@ mod tests {
             service: None,
         };
         let hits: Vec<Hit> = (0..4).map(hit).collect();
-        let history = vec![Turn { speaker: Speaker::User, text: "以前的问题".repeat(20) }; 4];
+        let history = vec![
+            Turn {
+                speaker: Speaker::User,
+                text: "以前的问题".repeat(20)
+            };
+            4
+        ];
         let size = |m: &[ChatMessage]| m.iter().map(|m| m.content.chars().count()).sum::<usize>();
-        let (messages, used) = fit_prompt("问题", Lang::Simplified, &hits, &history, |m| size(m) < 900);
+        let (messages, used) = fit_prompt("问题", Lang::Simplified, &hits, &history, |m| {
+            size(m) < 900
+        });
         assert!(size(&messages) < 900);
         assert_eq!(messages.len(), 2, "history goes first");
         assert!(used >= 1 && used < 4);

@@ -42,7 +42,10 @@ const NAMED_RUN: usize = 4;
 /// grain statistics) did.
 pub fn names_an_entry(request: &str, hits: &[govassist_kb::Hit]) -> bool {
     let request: Vec<char> = govassist_kb::text::fold(request).chars().collect();
-    let titles: Vec<String> = hits.iter().map(|hit| govassist_kb::text::fold(&hit.title)).collect();
+    let titles: Vec<String> = hits
+        .iter()
+        .map(|hit| govassist_kb::text::fold(&hit.title))
+        .collect();
     request.windows(NAMED_RUN).any(|run| {
         run.iter().all(|&c| super::translate::is_han(c)) && {
             let run: String = run.iter().collect();
@@ -69,7 +72,10 @@ impl Guard {
     pub fn from_config(config: &ChatConfig) -> anyhow::Result<Guard> {
         let list = match &config.sensitive_words_file {
             Some(path) => std::fs::read_to_string(path).with_context(|| {
-                format!("cannot read the sensitive-word list {} (chat.sensitive_words_file)", path.display())
+                format!(
+                    "cannot read the sensitive-word list {} (chat.sensitive_words_file)",
+                    path.display()
+                )
             })?,
             None => govassist_safety::sensitive::DEFAULT_WORDS.to_owned(),
         };
@@ -80,13 +86,21 @@ impl Guard {
 
     /// `list`: one word per line, `#` starts a comment.
     pub fn new(list: &str, area: ServiceArea) -> anyhow::Result<Guard> {
-        let sensitive = SensitiveWords::from_list(list).context("the sensitive-word list cannot be used")?;
+        let sensitive =
+            SensitiveWords::from_list(list).context("the sensitive-word list cannot be used")?;
         let longest_word = list
             .lines()
             .map(|line| line.split('#').next().unwrap_or("").trim().chars().count())
             .max()
             .unwrap_or(0);
-        Ok(Guard { sensitive, area, neighbours: OnceLock::new(), learning: Default::default(), scope_margin: 0.0, longest_word })
+        Ok(Guard {
+            sensitive,
+            area,
+            neighbours: OnceLock::new(),
+            learning: Default::default(),
+            scope_margin: 0.0,
+            longest_word,
+        })
     }
 
     pub fn has_sensitive(&self, text: &str) -> bool {
@@ -107,10 +121,18 @@ impl Guard {
                 Reason::OtherCity => DeclineReason::OtherCity,
                 Reason::PromptInjection => DeclineReason::PromptInjection,
             };
-            return Some(Decline { reason, rest: judgement.rest, unnamed_service: judgement.unnamed_service });
+            return Some(Decline {
+                reason,
+                rest: judgement.rest,
+                unnamed_service: judgement.unnamed_service,
+            });
         }
         let reason = self.neighbours.get()?.classify(query?, self.scope_margin)?;
-        Some(Decline { reason, rest: None, unnamed_service: None })
+        Some(Decline {
+            reason,
+            rest: None,
+            unnamed_service: None,
+        })
     }
 
     /// Embeds the scope examples with the knowledge base's model, so that
@@ -162,7 +184,11 @@ const SCOPE_IN: &str = include_str!("../../data/scope_in.txt");
 impl ScopeNeighbours {
     /// Embeds the examples (read from the vector cache after the first time); `None` without a model.
     fn build(kb: &KnowledgeBase) -> Option<ScopeNeighbours> {
-        let lines = |text: &'static str| text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'));
+        let lines = |text: &'static str| {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        };
         let labelled: Vec<(DeclineReason, &str)> = lines(SCOPE_OUT)
             .filter_map(|line| {
                 let (reason, question) = line.split_once('\t')?;
@@ -171,21 +197,34 @@ impl ScopeNeighbours {
             .collect();
         let questions: Vec<&str> = labelled.iter().map(|(_, q)| *q).collect();
         let outside_vectors = kb.embed_queries_cached(&questions).ok()??;
-        let outside = labelled.iter().map(|(r, _)| *r).zip(outside_vectors).collect();
-        let inside = kb.embed_queries_cached(&lines(SCOPE_IN).collect::<Vec<_>>()).ok()??;
+        let outside = labelled
+            .iter()
+            .map(|(r, _)| *r)
+            .zip(outside_vectors)
+            .collect();
+        let inside = kb
+            .embed_queries_cached(&lines(SCOPE_IN).collect::<Vec<_>>())
+            .ok()??;
         Some(ScopeNeighbours { outside, inside })
     }
 
     fn classify(&self, query: &[f32], margin: f32) -> Option<DeclineReason> {
         let dot = |v: &[f32]| v.iter().zip(query).map(|(a, b)| a * b).sum::<f32>();
-        let mut outside: Vec<(DeclineReason, f32)> = self.outside.iter().map(|(r, v)| (*r, dot(v))).collect();
+        let mut outside: Vec<(DeclineReason, f32)> =
+            self.outside.iter().map(|(r, v)| (*r, dot(v))).collect();
         let mut inside: Vec<f32> = self.inside.iter().map(|v| dot(v)).collect();
         outside.sort_by(|a, b| b.1.total_cmp(&a.1));
         inside.sort_by(|a, b| b.total_cmp(a));
         let (reason, _) = *outside.first()?;
         let mean = |scores: &mut dyn Iterator<Item = f32>| {
-            let (sum, n) = scores.take(NEIGHBOURS).fold((0.0, 0), |(s, n), x| (s + x, n + 1));
-            if n == 0 { f32::MIN } else { sum / n as f32 }
+            let (sum, n) = scores
+                .take(NEIGHBOURS)
+                .fold((0.0, 0), |(s, n), x| (s + x, n + 1));
+            if n == 0 {
+                f32::MIN
+            } else {
+                sum / n as f32
+            }
         };
         let out = mean(&mut outside.iter().map(|(_, s)| *s));
         let inside = mean(&mut inside.into_iter());
@@ -223,9 +262,16 @@ pub fn mask_into_session(message: &str, session: &mut Session) -> String {
             .find(|(p, v)| **v == found.value && PiiLabel::of_placeholder(p) == Some(label))
             .map(|(p, _)| p.clone());
         let placeholder = existing.unwrap_or_else(|| {
-            let n = session.personal.keys().filter(|p| PiiLabel::of_placeholder(p) == Some(label)).count() + 1;
+            let n = session
+                .personal
+                .keys()
+                .filter(|p| PiiLabel::of_placeholder(p) == Some(label))
+                .count()
+                + 1;
             let placeholder = format!("〔{}{n}〕", label.label());
-            session.personal.insert(placeholder.clone(), found.value.clone());
+            session
+                .personal
+                .insert(placeholder.clone(), found.value.clone());
             placeholder
         });
         let sentinel = format!("\u{E000}{i}\u{E001}");
@@ -273,7 +319,11 @@ pub struct OutputFilter {
 
 impl OutputFilter {
     pub fn new(lang: Lang, guard: Arc<Guard>) -> OutputFilter {
-        OutputFilter { lang, guard, pending: String::new() }
+        OutputFilter {
+            lang,
+            guard,
+            pending: String::new(),
+        }
     }
 
     pub fn push(&mut self, text: &str, session: &Session) -> String {
@@ -370,7 +420,10 @@ mod tests {
             ],
             inside: vec![unit(0.5), unit(0.6), unit(0.7)],
         };
-        assert_eq!(neighbours.classify(&unit(0.0), 0.0), Some(DeclineReason::Medical));
+        assert_eq!(
+            neighbours.classify(&unit(0.0), 0.0),
+            Some(DeclineReason::Medical)
+        );
         // The margin asks for more than a tie.
         assert_eq!(neighbours.classify(&unit(0.0), 0.5), None);
     }
@@ -392,18 +445,31 @@ mod tests {
         mask_into_session("13800138000", &mut session);
         let mut filter = OutputFilter::new(Lang::Traditional, guard(&["坏词语"]));
         let mut shown = String::new();
-        for piece in ["您的电话〔电", "话1〕已登记，坏", "词语不显示。办理营业执照"] {
+        for piece in [
+            "您的电话〔电",
+            "话1〕已登记，坏",
+            "词语不显示。办理营业执照",
+        ] {
             shown.push_str(&filter.push(piece, &session));
         }
         shown.push_str(&filter.finish(&session));
         assert!(shown.contains("13800138000"), "{shown}");
-        assert!(!shown.contains("坏詞語") && !shown.contains("坏词语"), "{shown}");
+        assert!(
+            !shown.contains("坏詞語") && !shown.contains("坏词语"),
+            "{shown}"
+        );
         assert!(shown.contains("辦理營業執照"), "{shown}");
     }
 
     #[test]
     fn symbols_only_keep_the_conversation_language() {
-        assert_eq!(detect_lang("13800138000", Some(Lang::Traditional)), Lang::Traditional);
-        assert_eq!(detect_lang("辦理護照要多久", Some(Lang::Simplified)), Lang::Traditional);
+        assert_eq!(
+            detect_lang("13800138000", Some(Lang::Traditional)),
+            Lang::Traditional
+        );
+        assert_eq!(
+            detect_lang("辦理護照要多久", Some(Lang::Simplified)),
+            Lang::Traditional
+        );
     }
 }

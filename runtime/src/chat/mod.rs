@@ -44,13 +44,22 @@ use replies::DeclineReason;
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", content = "data", rename_all = "snake_case")]
 pub enum ChatEvent {
-    Sources { session_id: String, lang: Lang, sources: Vec<SourceRef> },
+    Sources {
+        session_id: String,
+        lang: Lang,
+        sources: Vec<SourceRef>,
+    },
     /// A skill ran for this turn: its name and outcome (`done`, `need_input`,
     /// `failed`, `error`), the result for `done`, the missing fields for `need_input`.
     Skill(SkillEvent),
-    Token { text: String },
+    Token {
+        text: String,
+    },
     Done(DoneInfo),
-    Error { code: &'static str, message: String },
+    Error {
+        code: &'static str,
+        message: String,
+    },
 }
 
 impl ChatEvent {
@@ -164,7 +173,13 @@ pub struct ChatRequest {
 
 impl ChatRequest {
     pub fn new(message: impl Into<String>) -> Self {
-        ChatRequest { session_id: None, message: message.into(), lang: None, caller: "chat", history: Vec::new() }
+        ChatRequest {
+            session_id: None,
+            message: message.into(),
+            lang: None,
+            caller: "chat",
+            history: Vec::new(),
+        }
     }
 }
 
@@ -214,7 +229,11 @@ impl TurnCx<'_> {
     /// Sends the `sources` event (once per turn; empty when no passage is used).
     pub async fn sources(&mut self, sources: Vec<SourceRef>) -> bool {
         self.sources_sent = true;
-        let event = ChatEvent::Sources { session_id: self.session.id.clone(), lang: self.lang, sources };
+        let event = ChatEvent::Sources {
+            session_id: self.session.id.clone(),
+            lang: self.lang,
+            sources,
+        };
         self.tx.send(event).await.is_ok()
     }
 
@@ -266,21 +285,36 @@ impl TurnCx<'_> {
         })
         .await
         .map_err(|e| ("internal", e.to_string()))?
-        .map_err(|e| ("storage_error", format!("the conversation could not be saved: {e}")))?;
+        .map_err(|e| {
+            (
+                "storage_error",
+                format!("the conversation could not be saved: {e}"),
+            )
+        })?;
         tracing::info!(route = ?done.route, declined = done.declined, skill = done.skill.as_deref(), "chat turn answered");
         let _ = self.tx.send(ChatEvent::Done(done)).await;
         Ok(())
     }
 }
 
-async fn run(state: Arc<AppState>, request: ChatRequest, tx: &mpsc::Sender<ChatEvent>) -> Result<(), TurnError> {
+async fn run(
+    state: Arc<AppState>,
+    request: ChatRequest,
+    tx: &mpsc::Sender<ChatEvent>,
+) -> Result<(), TurnError> {
     state.metrics.chat_requests.inc();
     let sessions = state.sessions.clone();
     let requested = request.session_id;
-    let mut session = tokio::task::spawn_blocking(move || sessions.resume_or_start(requested.as_deref()))
-        .await
-        .map_err(|e| ("internal", e.to_string()))?
-        .map_err(|e| ("storage_error", format!("the conversation could not be loaded: {e}")))?;
+    let mut session =
+        tokio::task::spawn_blocking(move || sessions.resume_or_start(requested.as_deref()))
+            .await
+            .map_err(|e| ("internal", e.to_string()))?
+            .map_err(|e| {
+                (
+                    "storage_error",
+                    format!("the conversation could not be loaded: {e}"),
+                )
+            })?;
     let session_id = session.id.clone();
 
     // Nothing below this line sees a personal value except through the session's vault.
@@ -288,7 +322,9 @@ async fn run(state: Arc<AppState>, request: ChatRequest, tx: &mpsc::Sender<ChatE
         seed_history(&state, &mut session, &request.history).await?;
     }
     let masked = guard::mask_into_session(&request.message, &mut session);
-    let lang = request.lang.unwrap_or_else(|| guard::detect_lang(&request.message, session.lang));
+    let lang = request
+        .lang
+        .unwrap_or_else(|| guard::detect_lang(&request.message, session.lang));
     session.lang = Some(lang);
     let output = guard::OutputFilter::new(lang, state.guard.clone());
     let mut cx = TurnCx {
@@ -321,7 +357,9 @@ async fn run(state: Arc<AppState>, request: ChatRequest, tx: &mpsc::Sender<ChatE
     // judged as a question: a bare 取消 sits near no service question.
     if replies::is_cancel(&cx.masked) {
         cx.say(&replies::nothing_to_cancel(lang)).await;
-        return cx.finish(DoneInfo::new(&session_id, RouteTaken::Cancelled)).await;
+        return cx
+            .finish(DoneInfo::new(&session_id, RouteTaken::Cancelled))
+            .await;
     }
     if replies::wants_human(&cx.masked) {
         let handoff = create_handoff(&cx, "requested").await?;
@@ -333,23 +371,36 @@ async fn run(state: Arc<AppState>, request: ChatRequest, tx: &mpsc::Sender<ChatE
     // One embedding of the message serves both the scope check and the skill router.
     let query = embed_message(&state, &cx.masked).await;
     let (guard, text, vector) = (state.guard.clone(), cx.masked.clone(), query.clone());
-    let mut declined = tokio::task::spawn_blocking(move || guard.out_of_scope(&text, vector.as_deref().map(Vec::as_slice)))
-        .await
-        .map_err(|e| ("internal", e.to_string()))?;
+    let mut declined = tokio::task::spawn_blocking(move || {
+        guard.out_of_scope(&text, vector.as_deref().map(Vec::as_slice))
+    })
+    .await
+    .map_err(|e| ("internal", e.to_string()))?;
     // Only broad vocabularies stood against it, and its request names an entry: a chatty opening
     // before a real question (`好无聊啊。广东艺术剧院最近有惠民演出吗？`).
-    if let Some(request) = declined.as_ref().and_then(|decline| decline.unnamed_service.clone()) {
+    if let Some(request) = declined
+        .as_ref()
+        .and_then(|decline| decline.unnamed_service.clone())
+    {
         // A failed lookup leaves the decline standing: the turn still gets its reply.
-        let hits = search_knowledge_base(&state, request.clone(), NAMED_ENTRY_HITS).await.unwrap_or_default();
+        let hits = search_knowledge_base(&state, request.clone(), NAMED_ENTRY_HITS)
+            .await
+            .unwrap_or_default();
         if guard::names_an_entry(&request, &hits) {
             declined = None;
         }
     }
     let query = match declined {
         None => query,
-        Some(guard::Decline { reason, rest: None, .. }) => return decline(cx, reason).await,
+        Some(guard::Decline {
+            reason, rest: None, ..
+        }) => return decline(cx, reason).await,
         // Decline the one request, answer the others (`…需要什么材料？另外哪只股票能买？`).
-        Some(guard::Decline { reason, rest: Some(rest), .. }) => {
+        Some(guard::Decline {
+            reason,
+            rest: Some(rest),
+            ..
+        }) => {
             state_metrics_decline(&cx);
             cx.say(&replies::decline_part(reason, lang)).await;
             // Answered as if only the rest had been asked; the history keeps the whole message.
@@ -382,7 +433,11 @@ async fn answer_rest(cx: &mut TurnCx<'_>) -> Result<Option<DoneInfo>, TurnError>
 /// rules and the lexical router still work).
 async fn embed_message(state: &Arc<AppState>, masked: &str) -> Option<Arc<Vec<f32>>> {
     let (kb, text) = (state.kb.clone(), masked.to_owned());
-    tokio::task::spawn_blocking(move || kb.embed_query(&text).ok().flatten()).await.ok().flatten().map(Arc::new)
+    tokio::task::spawn_blocking(move || kb.embed_query(&text).ok().flatten())
+        .await
+        .ok()
+        .flatten()
+        .map(Arc::new)
 }
 
 async fn decline(mut cx: TurnCx<'_>, reason: DeclineReason) -> Result<(), TurnError> {
@@ -398,22 +453,36 @@ fn state_metrics_decline(cx: &TurnCx<'_>) {
     cx.state.metrics.chat_declined.inc();
 }
 
-pub(crate) async fn create_handoff(cx: &TurnCx<'_>, reason: &'static str) -> Result<i64, TurnError> {
+pub(crate) async fn create_handoff(
+    cx: &TurnCx<'_>,
+    reason: &'static str,
+) -> Result<i64, TurnError> {
     let sessions = cx.state.sessions.clone();
     let (id, question, lang) = (cx.session.id.clone(), cx.masked.clone(), cx.lang);
     tokio::task::spawn_blocking(move || sessions.create_handoff(&id, &question, lang, reason))
         .await
         .map_err(|e| ("internal", e.to_string()))?
-        .map_err(|e| ("storage_error", format!("the handoff could not be recorded: {e}")))
+        .map_err(|e| {
+            (
+                "storage_error",
+                format!("the handoff could not be recorded: {e}"),
+            )
+        })
 }
 
 /// Stores turns the client sent along (masked) as the session's history, and takes the topic from
 /// the last reply's source list (`[1] 护照签发（1144…）`), so that "那要多久？" is read as it was
 /// meant. The listed item must be one the knowledge base has (a client cannot plant a topic); a
 /// reply not written by us simply names none.
-async fn seed_history(state: &AppState, session: &mut Session, history: &[(Speaker, String)]) -> Result<(), TurnError> {
-    let masked: Vec<(Speaker, String)> =
-        history.iter().map(|(speaker, text)| (*speaker, guard::mask_into_session(text, session))).collect();
+async fn seed_history(
+    state: &AppState,
+    session: &mut Session,
+    history: &[(Speaker, String)],
+) -> Result<(), TurnError> {
+    let masked: Vec<(Speaker, String)> = history
+        .iter()
+        .map(|(speaker, text)| (*speaker, guard::mask_into_session(text, session)))
+        .collect();
     let listed = masked
         .iter()
         .rev()
@@ -423,19 +492,29 @@ async fn seed_history(state: &AppState, session: &mut Session, history: &[(Speak
     let kb = state.kb.clone();
     let id = session.id.clone();
     let topic = tokio::task::spawn_blocking(move || {
-        let turns: Vec<(Speaker, &str)> = masked.iter().map(|(speaker, text)| (*speaker, text.as_str())).collect();
+        let turns: Vec<(Speaker, &str)> = masked
+            .iter()
+            .map(|(speaker, text)| (*speaker, text.as_str()))
+            .collect();
         sessions.append_turns(&id, &turns)?;
         // Found by its own name, the item is among the first hits; kinds other than service items
         // are not topics (see `answer_from_knowledge_base`).
         let known = listed.filter(|topic| {
-            kb.search(&topic.title, 5)
-                .is_ok_and(|hits| hits.iter().any(|h| h.doc_id == topic.id && h.kind == DocKind::ServiceItem))
+            kb.search(&topic.title, 5).is_ok_and(|hits| {
+                hits.iter()
+                    .any(|h| h.doc_id == topic.id && h.kind == DocKind::ServiceItem)
+            })
         });
         Ok::<_, crate::store::StoreError>(known)
     })
     .await
     .map_err(|e| ("internal", e.to_string()))?
-    .map_err(|e| ("storage_error", format!("the conversation could not be saved: {e}")))?;
+    .map_err(|e| {
+        (
+            "storage_error",
+            format!("the conversation could not be saved: {e}"),
+        )
+    })?;
     if topic.is_some() {
         session.topic = topic;
     }
@@ -446,13 +525,20 @@ async fn seed_history(state: &AppState, session: &mut Session, history: &[(Speak
 fn first_listed_source(reply: &str) -> Option<Topic> {
     let footer = [Lang::Simplified, Lang::Traditional, Lang::English]
         .iter()
-        .filter_map(|&lang| reply.rfind(&format!("{}：", replies::sources_label(lang))).map(|at| (lang, at)))
+        .filter_map(|&lang| {
+            reply
+                .rfind(&format!("{}：", replies::sources_label(lang)))
+                .map(|at| (lang, at))
+        })
         .max_by_key(|&(_, at)| at)
         .map(|(lang, at)| &reply[at + replies::sources_label(lang).len() + "：".len()..])?;
     let first = footer.split('；').next()?.trim();
     let (title, id) = first.split_once("] ")?.1.rsplit_once('（')?;
     let id = id.strip_suffix('）')?;
-    (!title.is_empty() && !id.is_empty()).then(|| Topic { id: id.to_owned(), title: title.to_owned() })
+    (!title.is_empty() && !id.is_empty()).then(|| Topic {
+        id: id.to_owned(),
+        title: title.to_owned(),
+    })
 }
 
 /// The search query for a message: a short follow-up ("那要多久？") is read
@@ -493,7 +579,11 @@ async fn translated_for_search(engine: Arc<govassist_llm::Engine>, masked: &str)
     }
 }
 
-async fn search_knowledge_base(state: &Arc<AppState>, query: String, k: usize) -> Result<Vec<Hit>, TurnError> {
+async fn search_knowledge_base(
+    state: &Arc<AppState>,
+    query: String,
+    k: usize,
+) -> Result<Vec<Hit>, TurnError> {
     let kb = state.kb.clone();
     tokio::task::spawn_blocking(move || kb.search(&query, k))
         .await
@@ -501,7 +591,10 @@ async fn search_knowledge_base(state: &Arc<AppState>, query: String, k: usize) -
         .map_err(|e| (e.code(), e.to_string()))
 }
 
-async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Result<DoneInfo, TurnError> {
+async fn answer_from_knowledge_base(
+    cx: &mut TurnCx<'_>,
+    _original: &str,
+) -> Result<DoneInfo, TurnError> {
     let state = cx.state.clone();
     let lang = cx.lang;
     let session_id = cx.session.id.clone();
@@ -509,7 +602,12 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     let prompt_passages = state.config.kb.chat_passages.max(1);
     let k = prompt_passages.max(QUOTE_POOL);
     let topic = cx.session.topic.clone();
-    let mut hits = search_knowledge_base(&state, retrieval_query(&cx.masked, &cx.masked, topic.as_ref()), k).await?;
+    let mut hits = search_knowledge_base(
+        &state,
+        retrieval_query(&cx.masked, &cx.masked, topic.as_ref()),
+        k,
+    )
+    .await?;
     // What the quote under the answer is chosen by: the question, with its translation when it
     // has one and names no Chinese term itself (the guides are Chinese; an English question
     // shares few characters with them, but one that writes 跨域通办 is best quoted by that).
@@ -523,7 +621,12 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     }) {
         let question = translated_for_search(engine, &cx.masked).await;
         if question != cx.masked {
-            hits = search_knowledge_base(&state, retrieval_query(&cx.masked, &question, topic.as_ref()), k).await?;
+            hits = search_knowledge_base(
+                &state,
+                retrieval_query(&cx.masked, &question, topic.as_ref()),
+                k,
+            )
+            .await?;
             if !cx.masked.chars().any(translate::is_han) {
                 quote_question = question;
             }
@@ -534,7 +637,8 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     if hits.is_empty() {
         cx.sources(Vec::new()).await;
         let handoff = create_handoff(cx, "no_evidence").await?;
-        cx.say(&replies::no_evidence(lang, None, Some(handoff))).await;
+        cx.say(&replies::no_evidence(lang, None, Some(handoff)))
+            .await;
         let mut done = DoneInfo::new(&session_id, RouteTaken::NoEvidence);
         done.handoff_id = Some(handoff);
         return Ok(done);
@@ -544,15 +648,17 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
         cx.sources(source_refs(&hits)).await;
         return Err((
             "model_unavailable",
-            "the language model is not loaded on this server; the sources above may still help".into(),
+            "the language model is not loaded on this server; the sources above may still help"
+                .into(),
         ));
     };
     let sessions = state.sessions.clone();
     let id = session_id.clone();
-    let history: Vec<Turn> = tokio::task::spawn_blocking(move || sessions.recent_turns(&id, HISTORY_TURNS))
-        .await
-        .map_err(|e| ("internal", e.to_string()))?
-        .unwrap_or_default();
+    let history: Vec<Turn> =
+        tokio::task::spawn_blocking(move || sessions.recent_turns(&id, HISTORY_TURNS))
+            .await
+            .map_err(|e| ("internal", e.to_string()))?
+            .unwrap_or_default();
     let max_tokens = state.config.llm.max_tokens;
     let context = engine.context_length();
     let shown = &hits[..prompt_passages.min(hits.len())];
@@ -573,13 +679,18 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     let (piece_tx, mut piece_rx) = mpsc::channel::<String>(64);
     let started = Instant::now();
     let generation = tokio::task::spawn_blocking(move || {
-        engine.generate(&messages, &params, &mut |piece: &str| piece_tx.blocking_send(piece.to_owned()).is_ok())
+        engine.generate(&messages, &params, &mut |piece: &str| {
+            piece_tx.blocking_send(piece.to_owned()).is_ok()
+        })
     });
     let mut answer = String::new();
     while let Some(piece) = piece_rx.recv().await {
         answer.push_str(&piece);
         if grounding::cites_beyond(&answer, used) {
-            tracing::warn!(passages = used, "the model cited a source it was not given; generation stopped");
+            tracing::warn!(
+                passages = used,
+                "the model cited a source it was not given; generation stopped"
+            );
             answer.truncate(answer.len() - piece.len()); // what the reader saw
             break;
         }
@@ -592,7 +703,10 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
         .await
         .map_err(|e| ("internal", e.to_string()))?
         .map_err(|e| (e.code(), e.to_string()))?;
-    state.metrics.generated_tokens.add(stats.generated_tokens as u64);
+    state
+        .metrics
+        .generated_tokens
+        .add(stats.generated_tokens as u64);
 
     let passages: Vec<&str> = hits.iter().map(|h| h.passage.as_str()).collect();
     let check = grounding::check_citations(&answer, &passages[..used]);
@@ -604,9 +718,16 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     }
     let mut footer = String::new();
     let handoff = if says_unknown(&answer) {
-        let phone = hits.iter().find_map(|h| h.phone.as_deref()).map(str::to_owned);
+        let phone = hits
+            .iter()
+            .find_map(|h| h.phone.as_deref())
+            .map(str::to_owned);
         let handoff = create_handoff(cx, "no_evidence").await?;
-        footer.push_str(&replies::unknown_addendum(lang, phone.as_deref(), Some(handoff)));
+        footer.push_str(&replies::unknown_addendum(
+            lang,
+            phone.as_deref(),
+            Some(handoff),
+        ));
         Some(handoff)
     } else {
         None
@@ -618,7 +739,10 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     // for, or else the sentence that bears most on it (see `grounding::best_quote`).
     if let Some((n, quotes)) = grounding::best_quote(&quote_question, &passages, QUOTE_CHARS) {
         let quotes: String = quotes.iter().map(|quote| format!("「{quote}」")).collect();
-        footer.push_str(&format!("\n\n{}：{quotes}[{n}]", replies::quote_label(lang)));
+        footer.push_str(&format!(
+            "\n\n{}：{quotes}[{n}]",
+            replies::quote_label(lang)
+        ));
         if !cited.contains(&n) {
             cited.push(n);
         }
@@ -632,8 +756,15 @@ async fn answer_from_knowledge_base(cx: &mut TurnCx<'_>, _original: &str) -> Res
     cx.say(&footer).await;
 
     // What "that" means in the next turn: the first cited service item.
-    if let Some(item) = cited.iter().map(|n| &hits[n - 1]).find(|h| h.kind == DocKind::ServiceItem) {
-        cx.session.topic = Some(Topic { id: item.doc_id.clone(), title: item.title.clone() });
+    if let Some(item) = cited
+        .iter()
+        .map(|n| &hits[n - 1])
+        .find(|h| h.kind == DocKind::ServiceItem)
+    {
+        cx.session.topic = Some(Topic {
+            id: item.doc_id.clone(),
+            title: item.title.clone(),
+        });
     }
     let mut done = DoneInfo::new(&session_id, RouteTaken::Answer);
     done.citations = cited_documents(&cited_refs);
@@ -673,8 +804,14 @@ const ALTERNATIVE_CLOSENESS: f32 = 0.01;
 /// scored within [`ALTERNATIVE_CLOSENESS`] of it, or, for a sibling item (names sharing most of their
 /// beginning and end: 补发 / 换发), within [`SIBLING_CLOSENESS`]. The reply shows both.
 fn close_alternative(hits: &[Hit]) -> Option<usize> {
-    let first = hits.first().filter(|h| matches!(h.kind, DocKind::ServiceItem | DocKind::Faq))?;
-    let (i, next) = hits.iter().enumerate().skip(1).find(|(_, h)| !same_service(first, h))?;
+    let first = hits
+        .first()
+        .filter(|h| matches!(h.kind, DocKind::ServiceItem | DocKind::Faq))?;
+    let (i, next) = hits
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find(|(_, h)| !same_service(first, h))?;
     let gap = first.score - next.score;
     let sibling = first.kind == DocKind::ServiceItem
         && gap <= SIBLING_CLOSENESS
@@ -687,7 +824,12 @@ fn close_alternative(hits: &[Hit]) -> Option<usize> {
 /// city's copy, which the search places right after it; one agency's sub-items share their base
 /// code too, and they are different services).
 fn same_service(a: &Hit, b: &Hit) -> bool {
-    let letters = |title: &str| title.chars().filter(|c| c.is_alphanumeric()).collect::<String>();
+    let letters = |title: &str| {
+        title
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect::<String>()
+    };
     let base_code = |hit: &Hit| hit.service.as_ref().and_then(|s| s.base_code.clone());
     let agency = |hit: &Hit| hit.id.chars().take(18).collect::<String>();
     letters(&a.title) == letters(&b.title)
@@ -697,9 +839,21 @@ fn same_service(a: &Hit, b: &Hit) -> bool {
 /// The model admits the passages do not answer the question.
 fn says_unknown(answer: &str) -> bool {
     let folded = govassist_kb::text::fold(answer);
-    ["不知道", "没有找到", "没有相关", "未找到", "无法回答", "没有提到", "未提及", "没有提供", "i don't know", "not mentioned", "no information"]
-        .iter()
-        .any(|cue| folded.contains(cue))
+    [
+        "不知道",
+        "没有找到",
+        "没有相关",
+        "未找到",
+        "无法回答",
+        "没有提到",
+        "未提及",
+        "没有提供",
+        "i don't know",
+        "not mentioned",
+        "no information",
+    ]
+    .iter()
+    .any(|cue| folded.contains(cue))
 }
 
 fn source_refs(hits: &[Hit]) -> Vec<SourceRef> {
@@ -727,8 +881,15 @@ fn cited_documents(cited: &[&SourceRef]) -> Vec<String> {
 }
 
 fn sources_footer(lang: Lang, cited: &[&SourceRef]) -> String {
-    let listed: Vec<String> = cited.iter().map(|s| format!("[{}] {}（{}）", s.n, s.title, s.doc_id)).collect();
-    format!("\n\n{}：{}", replies::sources_label(lang), listed.join("；"))
+    let listed: Vec<String> = cited
+        .iter()
+        .map(|s| format!("[{}] {}（{}）", s.n, s.title, s.doc_id))
+        .collect();
+    format!(
+        "\n\n{}：{}",
+        replies::sources_label(lang),
+        listed.join("；")
+    )
 }
 
 #[cfg(test)]
@@ -752,44 +913,108 @@ mod tests {
         let city_copy = hit("a2", "补发外国人永久居留身份证（）", 0.50);
         let sibling = hit("b", "换发外国人永久居留身份证", 0.495);
         let other = hit("c", "外国人来华工作许可", 0.489);
-        assert_eq!(close_alternative(&[first.clone(), city_copy.clone(), sibling.clone()]), Some(3));
+        assert_eq!(
+            close_alternative(&[first.clone(), city_copy.clone(), sibling.clone()]),
+            Some(3)
+        );
         // Another agency's copy of the first item, named a little differently, is the same service.
         let coded = |hit: Hit| Hit {
-            service: Some(govassist_kb::ServiceItemFields { base_code: Some("440109002004".into()), ..Default::default() }),
+            service: Some(govassist_kb::ServiceItemFields {
+                base_code: Some("440109002004".into()),
+                ..Default::default()
+            }),
             ..hit
         };
-        let at = |id: &str, hit: Hit| Hit { id: id.into(), ..hit };
+        let at = |id: &str, hit: Hit| Hit {
+            id: id.into(),
+            ..hit
+        };
         let first_coded = coded(at("11440000006940116U2442", first.clone()));
-        let renamed_copy = coded(at("11440100007482567N3440", hit("", "补发外国人永久居留身份证(市级)", 0.50)));
-        assert_eq!(close_alternative(&[first_coded.clone(), renamed_copy.clone(), sibling.clone()]), Some(3));
+        let renamed_copy = coded(at(
+            "11440100007482567N3440",
+            hit("", "补发外国人永久居留身份证(市级)", 0.50),
+        ));
+        assert_eq!(
+            close_alternative(&[first_coded.clone(), renamed_copy.clone(), sibling.clone()]),
+            Some(3)
+        );
         assert_eq!(close_alternative(&[first.clone(), renamed_copy]), Some(2));
         // A sub-item of the same agency shares the base code, and is another service.
-        let sub_item = coded(at("11440000006940116U2443", hit("", "补发外国人永久居留身份证(业余)", 0.50)));
+        let sub_item = coded(at(
+            "11440000006940116U2443",
+            hit("", "补发外国人永久居留身份证(业余)", 0.50),
+        ));
         assert_eq!(close_alternative(&[first_coded, sub_item]), Some(2));
         // Another service is shown only closer than a sibling.
-        assert_eq!(close_alternative(&[first.clone(), other.clone(), sibling.clone()]), None);
-        assert_eq!(close_alternative(&[first.clone(), Hit { score: 0.492, ..other }, sibling.clone()]), Some(2));
+        assert_eq!(
+            close_alternative(&[first.clone(), other.clone(), sibling.clone()]),
+            None
+        );
+        assert_eq!(
+            close_alternative(&[
+                first.clone(),
+                Hit {
+                    score: 0.492,
+                    ..other
+                },
+                sibling.clone()
+            ]),
+            Some(2)
+        );
         // FAQ entries alike, but never an entry of another kind.
-        let faq = |hit: Hit| Hit { kind: DocKind::Faq, ..hit };
-        let (question, related) = (faq(hit("q", "保母人員為何要辦理登記？", 0.50)), faq(hit("r", "那些人可以辦理居家式托育服務者登記？", 0.492)));
-        assert_eq!(close_alternative(&[question.clone(), related.clone()]), Some(2));
-        assert_eq!(close_alternative(&[question.clone(), Hit { score: 0.485, ..related }]), None);
-        assert_eq!(close_alternative(&[first.clone(), faq(sibling.clone())]), None);
+        let faq = |hit: Hit| Hit {
+            kind: DocKind::Faq,
+            ..hit
+        };
+        let (question, related) = (
+            faq(hit("q", "保母人員為何要辦理登記？", 0.50)),
+            faq(hit("r", "那些人可以辦理居家式托育服務者登記？", 0.492)),
+        );
+        assert_eq!(
+            close_alternative(&[question.clone(), related.clone()]),
+            Some(2)
+        );
+        assert_eq!(
+            close_alternative(&[
+                question.clone(),
+                Hit {
+                    score: 0.485,
+                    ..related
+                }
+            ]),
+            None
+        );
+        assert_eq!(
+            close_alternative(&[first.clone(), faq(sibling.clone())]),
+            None
+        );
         assert_eq!(close_alternative(&[question, sibling.clone()]), None);
-        let far = Hit { score: 0.45, ..sibling };
+        let far = Hit {
+            score: 0.45,
+            ..sibling
+        };
         assert_eq!(close_alternative(&[first.clone(), far]), None);
         assert_eq!(close_alternative(&[first]), None);
     }
 
     #[test]
     fn follow_ups_are_searched_with_the_topic() {
-        let topic = Topic { id: "1".into(), title: "护照签发".into() };
-        assert_eq!(retrieval_query("那要多久？", "那要多久？", Some(&topic)), "护照签发 那要多久？");
+        let topic = Topic {
+            id: "1".into(),
+            title: "护照签发".into(),
+        };
+        assert_eq!(
+            retrieval_query("那要多久？", "那要多久？", Some(&topic)),
+            "护照签发 那要多久？"
+        );
         let long = "办理营业执照需要带哪些申请材料";
         assert_eq!(retrieval_query(long, long, Some(&topic)), long);
         assert_eq!(retrieval_query("要多久", "要多久", None), "要多久");
         // A translated follow-up keeps the topic; the length is the message's own.
-        assert_eq!(retrieval_query("How long?", "要多久 How long?", Some(&topic)), "护照签发 要多久 How long?");
+        assert_eq!(
+            retrieval_query("How long?", "要多久 How long?", Some(&topic)),
+            "护照签发 要多久 How long?"
+        );
     }
 
     #[test]
@@ -804,7 +1029,10 @@ mod tests {
         for lang in [Lang::Simplified, Lang::Traditional, Lang::English] {
             let reply = format!("需要身份证[1]。{}", sources_footer(lang, &[&refs[0]]));
             let topic = first_listed_source(&reply).unwrap_or_else(|| panic!("{reply}"));
-            assert_eq!((topic.id.as_str(), topic.title.as_str()), ("1144X", "护照签发"));
+            assert_eq!(
+                (topic.id.as_str(), topic.title.as_str()),
+                ("1144X", "护照签发")
+            );
         }
         assert_eq!(first_listed_source("Hello from another assistant."), None);
         assert_eq!(first_listed_source("来源：随便写的"), None);
@@ -819,8 +1047,15 @@ mod tests {
             title: "工作总结".into(),
             url: None,
         };
-        let refs = [passage(1, "001.txt#3", "001.txt"), passage(2, "1144X", "1144X"), passage(3, "001.txt#7", "001.txt")];
-        assert_eq!(cited_documents(&refs.iter().collect::<Vec<_>>()), ["001.txt", "1144X"]);
+        let refs = [
+            passage(1, "001.txt#3", "001.txt"),
+            passage(2, "1144X", "1144X"),
+            passage(3, "001.txt#7", "001.txt"),
+        ];
+        assert_eq!(
+            cited_documents(&refs.iter().collect::<Vec<_>>()),
+            ["001.txt", "1144X"]
+        );
     }
 
     #[test]

@@ -97,7 +97,12 @@ pub fn decline_part(reason: DeclineReason, lang: Lang) -> String {
         _ => text.split_inclusive('。').next(),
     };
     let first = first.unwrap_or(&text).trim_end();
-    let rest = pick(lang, "以下回答您的其他问题：", "以下回答您的其他問題：", "As for the rest of your question:");
+    let rest = pick(
+        lang,
+        "以下回答您的其他问题：",
+        "以下回答您的其他問題：",
+        "As for the rest of your question:",
+    );
     let space = if lang == Lang::English { " " } else { "" };
     format!("{first}{space}{rest}\n\n")
 }
@@ -128,10 +133,18 @@ pub fn unknown_addendum(lang: Lang, phone: Option<&str>, handoff_id: Option<i64>
 
 fn handoff_note(lang: Lang, handoff_id: Option<i64>) -> String {
     match (handoff_id, lang) {
-        (Some(id), Lang::Simplified) => format!("。我已为您登记转人工（编号 {id}），工作人员会跟进。"),
-        (Some(id), Lang::Traditional) => format!("。我已為您登記轉人工（編號 {id}），工作人員會跟進。"),
-        (Some(id), Lang::English) => format!(". I have also asked a member of staff to follow up (request {id})."),
-        (None, Lang::English) => ", or type \"human\" to ask a member of staff to follow up.".to_owned(),
+        (Some(id), Lang::Simplified) => {
+            format!("。我已为您登记转人工（编号 {id}），工作人员会跟进。")
+        }
+        (Some(id), Lang::Traditional) => {
+            format!("。我已為您登記轉人工（編號 {id}），工作人員會跟進。")
+        }
+        (Some(id), Lang::English) => {
+            format!(". I have also asked a member of staff to follow up (request {id}).")
+        }
+        (None, Lang::English) => {
+            ", or type \"human\" to ask a member of staff to follow up.".to_owned()
+        }
         (None, Lang::Simplified) => "，或输入“转人工”请工作人员跟进。".to_owned(),
         (None, Lang::Traditional) => "，或輸入「轉人工」請工作人員跟進。".to_owned(),
     }
@@ -146,7 +159,13 @@ pub fn handoff_created(lang: Lang, id: i64) -> String {
 }
 
 pub fn dialog_cancelled(lang: Lang) -> String {
-    pick(lang, "好的，已取消本次办理。还有什么可以帮您？", "好的，已取消本次辦理。還有什麼可以幫您？", "OK, I have cancelled that. What else can I do for you?").to_owned()
+    pick(
+        lang,
+        "好的，已取消本次办理。还有什么可以帮您？",
+        "好的，已取消本次辦理。還有什麼可以幫您？",
+        "OK, I have cancelled that. What else can I do for you?",
+    )
+    .to_owned()
 }
 
 pub fn skill_unavailable(lang: Lang) -> String {
@@ -196,12 +215,24 @@ pub fn nothing_to_cancel(lang: Lang) -> String {
 pub fn alternative_note(lang: Lang, n: usize, entry: &Hit) -> String {
     let title = &entry.title;
     match (entry.kind, lang) {
-        (DocKind::Faq, Lang::Simplified) => format!("\n\n相近的问答：[{n}]「{title}」，请核对哪一条符合您的情况。"),
-        (DocKind::Faq, Lang::Traditional) => format!("\n\n相近的問答：[{n}]「{title}」，請核對哪一條符合您的情況。"),
-        (DocKind::Faq, Lang::English) => format!("\n\nA similar question: [{n}] 「{title}」. Please check which one fits your case."),
-        (_, Lang::Simplified) => format!("\n\n相近的事项：[{n}]「{title}」，请核对哪一项符合您的情况。"),
-        (_, Lang::Traditional) => format!("\n\n相近的事項：[{n}]「{title}」，請核對哪一項符合您的情況。"),
-        (_, Lang::English) => format!("\n\nA similar service: [{n}] 「{title}」. Please check which one fits your case."),
+        (DocKind::Faq, Lang::Simplified) => {
+            format!("\n\n相近的问答：[{n}]「{title}」，请核对哪一条符合您的情况。")
+        }
+        (DocKind::Faq, Lang::Traditional) => {
+            format!("\n\n相近的問答：[{n}]「{title}」，請核對哪一條符合您的情況。")
+        }
+        (DocKind::Faq, Lang::English) => format!(
+            "\n\nA similar question: [{n}] 「{title}」. Please check which one fits your case."
+        ),
+        (_, Lang::Simplified) => {
+            format!("\n\n相近的事项：[{n}]「{title}」，请核对哪一项符合您的情况。")
+        }
+        (_, Lang::Traditional) => {
+            format!("\n\n相近的事項：[{n}]「{title}」，請核對哪一項符合您的情況。")
+        }
+        (_, Lang::English) => format!(
+            "\n\nA similar service: [{n}] 「{title}」. Please check which one fits your case."
+        ),
     }
 }
 
@@ -225,9 +256,18 @@ fn pick<'a>(lang: Lang, hans: &'a str, hant: &'a str, en: &'a str) -> &'a str {
 /// A request for a person: "转人工", "人工客服", "talk to a human".
 pub fn wants_human(text: &str) -> bool {
     let folded = govassist_kb::text::fold(text);
-    ["转人工", "人工客服", "人工服务", "找人工", "真人客服", "human agent", "talk to a human", "real person"]
-        .iter()
-        .any(|cue| folded.contains(cue))
+    [
+        "转人工",
+        "人工客服",
+        "人工服务",
+        "找人工",
+        "真人客服",
+        "human agent",
+        "talk to a human",
+        "real person",
+    ]
+    .iter()
+    .any(|cue| folded.contains(cue))
         || folded.trim() == "human"
         || folded.trim() == "人工"
 }
@@ -236,10 +276,28 @@ pub fn wants_human(text: &str) -> bool {
 /// only a cancel word ("取消预约" is an action for the booking skill, not this).
 pub fn is_cancel(text: &str) -> bool {
     let folded = govassist_kb::text::fold(text);
-    let bare: String = folded.chars().filter(|c| c.is_alphanumeric() || *c == ' ').collect();
+    let bare: String = folded
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ')
+        .collect();
     let bare = bare.trim();
-    ["取消", "算了", "不办了", "不用了", "不要了", "退出", "取消吧", "算了吧", "不办了谢谢", "cancel", "stop", "never mind", "nevermind", "quit"]
-        .contains(&bare)
+    [
+        "取消",
+        "算了",
+        "不办了",
+        "不用了",
+        "不要了",
+        "退出",
+        "取消吧",
+        "算了吧",
+        "不办了谢谢",
+        "cancel",
+        "stop",
+        "never mind",
+        "nevermind",
+        "quit",
+    ]
+    .contains(&bare)
 }
 
 #[cfg(test)]
@@ -254,8 +312,14 @@ mod tests {
                 let end = if lang == Lang::English { ". " } else { "。" };
                 let first = &full[..full.find(end).unwrap() + end.trim_end().len()];
                 assert!(part.starts_with(first), "{part}");
-                assert!(!part.contains(full[first.len()..].trim()), "only the first sentence: {part}");
-                assert!(part.trim_end().ends_with(['：', ':']) && part.ends_with("\n\n"), "{part}");
+                assert!(
+                    !part.contains(full[first.len()..].trim()),
+                    "only the first sentence: {part}"
+                );
+                assert!(
+                    part.trim_end().ends_with(['：', ':']) && part.ends_with("\n\n"),
+                    "{part}"
+                );
             }
         }
     }

@@ -55,28 +55,52 @@ impl SkillRouter {
         lexical_threshold: f32,
     ) -> Option<SkillMatch> {
         let best = match query {
-            Some(query) => self.best_by_embedding(kb, skills, query).map(|m| (m, threshold)),
+            Some(query) => self
+                .best_by_embedding(kb, skills, query)
+                .map(|m| (m, threshold)),
             None => best_by_bigrams(skills, message).map(|m| (m, lexical_threshold)),
         };
         best.filter(|(m, limit)| m.score >= *limit).map(|(m, _)| m)
     }
 
-    fn best_by_embedding(&self, kb: &KnowledgeBase, skills: &[SkillSummary], query: &[f32]) -> Option<SkillMatch> {
+    fn best_by_embedding(
+        &self,
+        kb: &KnowledgeBase,
+        skills: &[SkillSummary],
+        query: &[f32],
+    ) -> Option<SkillMatch> {
         let mut best: Option<SkillMatch> = None;
         for skill in skills.iter().filter(|s| !s.examples.is_empty()) {
-            let Some(vectors) = self.example_vectors(kb, skill) else { continue };
-            let score = vectors.iter().map(|v| dot(v, query)).fold(f32::MIN, f32::max);
+            let Some(vectors) = self.example_vectors(kb, skill) else {
+                continue;
+            };
+            let score = vectors
+                .iter()
+                .map(|v| dot(v, query))
+                .fold(f32::MIN, f32::max);
             if best.as_ref().is_none_or(|b| score > b.score) {
-                best = Some(SkillMatch { name: skill.name.clone(), score });
+                best = Some(SkillMatch {
+                    name: skill.name.clone(),
+                    score,
+                });
             }
         }
         best
     }
 
-    fn example_vectors(&self, kb: &KnowledgeBase, skill: &SkillSummary) -> Option<Arc<Vec<Vec<f32>>>> {
+    fn example_vectors(
+        &self,
+        kb: &KnowledgeBase,
+        skill: &SkillSummary,
+    ) -> Option<Arc<Vec<Vec<f32>>>> {
         // The component's digest names the version: a redeployed skill's new examples count at once.
         let key = format!("{}@{}", skill.name, skill.sha256);
-        if let Some(found) = self.examples.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if let Some(found) = self
+            .examples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
             return Some(found.clone());
         }
         let vectors: Vec<Vec<f32>> = skill
@@ -101,7 +125,17 @@ impl SkillRouter {
 /// for the form pre-fill skill, whose examples it sits close to.
 pub fn asks_what_is_required(text: &str) -> bool {
     let folded = govassist_kb::text::fold(text);
-    const REQUESTS: [&str; 9] = ["帮我", "帮忙", "给我", "替我", "请你", "麻烦你", "help me", "fill in", "fill out"];
+    const REQUESTS: [&str; 9] = [
+        "帮我",
+        "帮忙",
+        "给我",
+        "替我",
+        "请你",
+        "麻烦你",
+        "help me",
+        "fill in",
+        "fill out",
+    ];
     if REQUESTS.iter().any(|r| folded.contains(r)) {
         return false;
     }
@@ -115,9 +149,15 @@ pub fn asks_what_is_required(text: &str) -> bool {
             FORMS.iter().any(|f| window.contains(f))
         })
     });
-    let english = ["which form", "what form", "which application form", "what application form", "what forms"]
-        .iter()
-        .any(|q| folded.contains(q));
+    let english = [
+        "which form",
+        "what form",
+        "which application form",
+        "what application form",
+        "what forms",
+    ]
+    .iter()
+    .any(|q| folded.contains(q));
     chinese || english
 }
 
@@ -129,17 +169,58 @@ pub fn asks_what_is_required(text: &str) -> bool {
 /// or looking up one's own bookings, which the skill does.
 pub fn asks_where_to_book(text: &str) -> bool {
     let folded = govassist_kb::text::fold(text);
-    const REQUESTS: [&str; 8] = ["帮我", "帮忙", "替我", "给我预约", "请你", "麻烦你", "我要预约", "我想预约"];
-    const OWN_BOOKINGS: [&str; 10] = ["取消", "改预约", "修改", "改时间", "改期", "改约", "我的预约", "预约记录", "约好的", "cancel"];
+    const REQUESTS: [&str; 8] = [
+        "帮我",
+        "帮忙",
+        "替我",
+        "给我预约",
+        "请你",
+        "麻烦你",
+        "我要预约",
+        "我想预约",
+    ];
+    const OWN_BOOKINGS: [&str; 10] = [
+        "取消",
+        "改预约",
+        "修改",
+        "改时间",
+        "改期",
+        "改约",
+        "我的预约",
+        "预约记录",
+        "约好的",
+        "cancel",
+    ];
     const ENGLISH_REQUESTS: [&str; 4] = ["book me", "book it", "book for me", "reschedule"];
-    if REQUESTS.iter().chain(&OWN_BOOKINGS).chain(&ENGLISH_REQUESTS).any(|r| folded.contains(r)) {
+    if REQUESTS
+        .iter()
+        .chain(&OWN_BOOKINGS)
+        .chain(&ENGLISH_REQUESTS)
+        .any(|r| folded.contains(r))
+    {
         return false;
     }
-    const WHERE_OR_HOW: [&str; 11] = ["哪里", "哪儿", "在哪", "去哪", "怎么", "如何", "怎样", "什么地方", "什么渠道", "什么平台", "哪个"];
+    const WHERE_OR_HOW: [&str; 11] = [
+        "哪里",
+        "哪儿",
+        "在哪",
+        "去哪",
+        "怎么",
+        "如何",
+        "怎样",
+        "什么地方",
+        "什么渠道",
+        "什么平台",
+        "哪个",
+    ];
     // `在哪里可以网上预约`: 预约 after the question word, before the clause ends.
     let cue = WHERE_OR_HOW.iter().find_map(|w| {
         folded.match_indices(w).find_map(|(at, _)| {
-            let clause: String = folded[at..].chars().take_while(|c| !"，。？！,.?!；;".contains(*c)).take(12).collect();
+            let clause: String = folded[at..]
+                .chars()
+                .take_while(|c| !"，。？！,.?!；;".contains(*c))
+                .take(12)
+                .collect();
             clause.find("预约").map(|end| (at, at + end + "预约".len()))
         })
     });
@@ -147,13 +228,40 @@ pub fn asks_where_to_book(text: &str) -> bool {
         // The matter: Han characters outside the cue, other than the words around any question.
         const FILLER: &str = "我们你请问想要能可以在去到了的吗呢啊吧呀是个这那一下网上线上现场";
         let rest = folded[..start].chars().chain(folded[end..].chars());
-        return rest.filter(|&c| super::translate::is_han(c) && !FILLER.contains(c)).count() >= 2;
+        return rest
+            .filter(|&c| super::translate::is_han(c) && !FILLER.contains(c))
+            .count()
+            >= 2;
     }
-    const ENGLISH: [&str; 6] = ["where can i book", "where do i book", "how do i book", "how can i book", "how to book", "where to book"];
-    const ENGLISH_FILLER: [&str; 12] = ["a", "an", "the", "appointment", "appointments", "for", "in", "my", "me", "please", "online", "one"];
-    ENGLISH.iter().find_map(|q| folded.find(q).map(|at| &folded[at + q.len()..])).is_some_and(|rest| {
-        rest.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w.len() > 2 && !ENGLISH_FILLER.contains(&w))
-    })
+    const ENGLISH: [&str; 6] = [
+        "where can i book",
+        "where do i book",
+        "how do i book",
+        "how can i book",
+        "how to book",
+        "where to book",
+    ];
+    const ENGLISH_FILLER: [&str; 12] = [
+        "a",
+        "an",
+        "the",
+        "appointment",
+        "appointments",
+        "for",
+        "in",
+        "my",
+        "me",
+        "please",
+        "online",
+        "one",
+    ];
+    ENGLISH
+        .iter()
+        .find_map(|q| folded.find(q).map(|at| &folded[at + q.len()..]))
+        .is_some_and(|rest| {
+            rest.split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|w| w.len() > 2 && !ENGLISH_FILLER.contains(&w))
+        })
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -165,8 +273,15 @@ fn best_by_bigrams(skills: &[SkillSummary], message: &str) -> Option<SkillMatch>
     skills
         .iter()
         .filter_map(|skill| {
-            let score = skill.examples.iter().map(|e| dice(&query, &char_pairs(e))).fold(0.0f32, f32::max);
-            (score > 0.0).then(|| SkillMatch { name: skill.name.clone(), score })
+            let score = skill
+                .examples
+                .iter()
+                .map(|e| dice(&query, &char_pairs(e)))
+                .fold(0.0f32, f32::max);
+            (score > 0.0).then(|| SkillMatch {
+                name: skill.name.clone(),
+                score,
+            })
         })
         .max_by(|a, b| a.score.total_cmp(&b.score))
 }
@@ -190,7 +305,9 @@ pub struct RuleContext<'a> {
 /// Arguments for `schema`'s properties that the rules find in the text.
 pub fn extract_by_rules(schema: &Value, cx: &RuleContext<'_>) -> Map<String, Value> {
     let mut found = Map::new();
-    let Some(properties) = schema.get("properties").and_then(Value::as_object) else { return found };
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return found;
+    };
     for (name, spec) in properties {
         if let Some(value) = rule_value(name, spec, cx) {
             found.insert(name.clone(), value);
@@ -202,14 +319,20 @@ pub fn extract_by_rules(schema: &Value, cx: &RuleContext<'_>) -> Map<String, Val
 fn rule_value(name: &str, spec: &Value, cx: &RuleContext<'_>) -> Option<Value> {
     let text = cx.text;
     if let Some(choices) = spec.get("enum").and_then(Value::as_array) {
-        let description = spec.get("description").and_then(Value::as_str).unwrap_or_default();
+        let description = spec
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         return enum_by_gloss(text, choices, description).map(Value::from);
     }
     let kind = spec.get("type").and_then(Value::as_str).unwrap_or("string");
     if kind != "string" {
         return None;
     }
-    let format = spec.get("format").and_then(Value::as_str).unwrap_or_default();
+    let format = spec
+        .get("format")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let value = match name {
         "phone" | "mobile" | "contact_phone" => last_placeholder(text, PiiLabel::Phone),
         "id_number" | "id_card" => last_placeholder(text, PiiLabel::IdNumber),
@@ -221,7 +344,9 @@ fn rule_value(name: &str, spec: &Value, cx: &RuleContext<'_>) -> Option<Value> {
         "slot" | "time" => time_of_day(text),
         "name" => person_name(text),
         "district" => district(text),
-        _ if format == "date" || name == "date" => relative_or_written_date(text, cx.today).map(|d| d.to_string()),
+        _ if format == "date" || name == "date" => {
+            relative_or_written_date(text, cx.today).map(|d| d.to_string())
+        }
         _ => None,
     }?;
     Some(Value::from(value))
@@ -259,8 +384,13 @@ impl PiiLabel {
         }
     }
 
-    pub const ALL: [PiiLabel; 5] =
-        [PiiLabel::IdNumber, PiiLabel::Phone, PiiLabel::CreditCode, PiiLabel::BankCard, PiiLabel::Email];
+    pub const ALL: [PiiLabel; 5] = [
+        PiiLabel::IdNumber,
+        PiiLabel::Phone,
+        PiiLabel::CreditCode,
+        PiiLabel::BankCard,
+        PiiLabel::Email,
+    ];
 
     /// The label of a placeholder such as `〔电话2〕`.
     pub fn of_placeholder(placeholder: &str) -> Option<PiiLabel> {
@@ -276,7 +406,9 @@ pub fn placeholders(text: &str) -> Vec<&str> {
     let mut rest = text;
     while let Some(open) = rest.find('〔') {
         let after = &rest[open..];
-        let Some(close) = after.find('〕') else { break };
+        let Some(close) = after.find('〕') else {
+            break;
+        };
         let end = close + '〕'.len_utf8();
         out.push(&after[..end]);
         rest = &after[end..];
@@ -285,7 +417,11 @@ pub fn placeholders(text: &str) -> Vec<&str> {
 }
 
 fn last_placeholder(text: &str, label: PiiLabel) -> Option<String> {
-    placeholders(text).into_iter().rev().find(|p| PiiLabel::of_placeholder(p) == Some(label)).map(str::to_owned)
+    placeholders(text)
+        .into_iter()
+        .rev()
+        .find(|p| PiiLabel::of_placeholder(p) == Some(label))
+        .map(str::to_owned)
 }
 
 /// An enum value whose gloss the message contains. Descriptions list glosses
@@ -304,7 +440,9 @@ fn enum_by_gloss(text: &str, choices: &[Value], description: &str) -> Option<Str
         }
     };
     for part in description.split([';', '；']) {
-        let Some((value, glosses)) = part.split_once([':', '：']) else { continue };
+        let Some((value, glosses)) = part.split_once([':', '：']) else {
+            continue;
+        };
         // "企业规模. micro: 微型" — the value is the last word before the colon.
         let value = value.split_whitespace().next_back().unwrap_or_default();
         if !choices.contains(&value) {
@@ -316,7 +454,10 @@ fn enum_by_gloss(text: &str, choices: &[Value], description: &str) -> Option<Str
     }
     for value in &choices {
         if value.chars().all(|c| c.is_ascii_alphabetic()) {
-            let padded = format!(" {} ", folded.replace(|c: char| !c.is_ascii_alphanumeric(), " "));
+            let padded = format!(
+                " {} ",
+                folded.replace(|c: char| !c.is_ascii_alphanumeric(), " ")
+            );
             if padded.contains(&format!(" {} ", value.to_ascii_lowercase())) {
                 consider(value, value);
             }
@@ -341,9 +482,14 @@ fn token_with_prefix(text: &str, prefix: &str, body: impl Fn(char) -> bool) -> O
 
 /// `09:30`, `9点半`, `下午2点`, `14时` → `HH:MM`.
 fn time_of_day(text: &str) -> Option<String> {
-    let folded: String = text.chars().map(govassist_kb::text::to_half_width).collect();
+    let folded: String = text
+        .chars()
+        .map(govassist_kb::text::to_half_width)
+        .collect();
     let chars: Vec<char> = folded.chars().collect();
-    let afternoon = folded.contains("下午") || folded.contains("晚上") || folded.to_ascii_lowercase().contains("pm");
+    let afternoon = folded.contains("下午")
+        || folded.contains("晚上")
+        || folded.to_ascii_lowercase().contains("pm");
     let mut i = 0;
     while i < chars.len() {
         if !chars[i].is_ascii_digit() || (i > 0 && chars[i - 1].is_ascii_digit()) {
@@ -368,15 +514,26 @@ fn time_of_day(text: &str) -> Option<String> {
                 if rest.starts_with('半') {
                     (Some(30), j + 2)
                 } else {
-                    let digits: String = chars[j + 1..].iter().take_while(|c| c.is_ascii_digit()).collect();
-                    let minute = if digits.is_empty() { Some(0) } else { digits.parse().ok() };
+                    let digits: String = chars[j + 1..]
+                        .iter()
+                        .take_while(|c| c.is_ascii_digit())
+                        .collect();
+                    let minute = if digits.is_empty() {
+                        Some(0)
+                    } else {
+                        digits.parse().ok()
+                    };
                     (minute, j + 1 + digits.len())
                 }
             }
             _ => (None, j),
         };
         if let Some(minute) = minute {
-            let hour = if afternoon && hour < 12 { hour + 12 } else { hour };
+            let hour = if afternoon && hour < 12 {
+                hour + 12
+            } else {
+                hour
+            };
             if hour < 24 && minute < 60 {
                 return Some(format!("{hour:02}:{minute:02}"));
             }
@@ -389,7 +546,16 @@ fn time_of_day(text: &str) -> Option<String> {
 /// `我叫李明`, `姓名：李明`, `my name is Li Ming`.
 fn person_name(text: &str) -> Option<String> {
     // Not "我是…": "我是来办营业执照的" names no one.
-    for cue in ["我叫", "姓名是", "姓名：", "姓名:", "姓名", "名字是", "名字叫", "预约人"] {
+    for cue in [
+        "我叫",
+        "姓名是",
+        "姓名：",
+        "姓名:",
+        "姓名",
+        "名字是",
+        "名字叫",
+        "预约人",
+    ] {
         if let Some(at) = text.find(cue) {
             let name: String = text[at + cue.len()..]
                 .trim_start_matches([' ', '：', ':'])
@@ -417,11 +583,33 @@ fn person_name(text: &str) -> Option<String> {
 /// "园区" are not districts.
 fn district(text: &str) -> Option<String> {
     const DISTRICTS: [&str; 21] = [
-        "福田区", "罗湖区", "南山区", "盐田区", "宝安区", "龙岗区", "龙华区", "坪山区", "光明区", "大鹏新区",
-        "越秀区", "海珠区", "荔湾区", "天河区", "白云区", "黄埔区", "番禺区", "花都区", "南沙区", "从化区", "增城区",
+        "福田区",
+        "罗湖区",
+        "南山区",
+        "盐田区",
+        "宝安区",
+        "龙岗区",
+        "龙华区",
+        "坪山区",
+        "光明区",
+        "大鹏新区",
+        "越秀区",
+        "海珠区",
+        "荔湾区",
+        "天河区",
+        "白云区",
+        "黄埔区",
+        "番禺区",
+        "花都区",
+        "南沙区",
+        "从化区",
+        "增城区",
     ];
     let folded = govassist_kb::text::fold(text);
-    DISTRICTS.iter().find(|d| folded.contains(*d)).map(|d| (*d).to_owned())
+    DISTRICTS
+        .iter()
+        .find(|d| folded.contains(*d))
+        .map(|d| (*d).to_owned())
 }
 
 /// A calendar date (proleptic Gregorian).
@@ -477,7 +665,9 @@ impl CivilDate {
 
     fn valid(year: i32, month: u32, day: u32) -> Option<CivilDate> {
         let date = CivilDate { year, month, day };
-        ((1..=12).contains(&month) && (1..=31).contains(&day) && CivilDate::from_days(date.days()) == date)
+        ((1..=12).contains(&month)
+            && (1..=31).contains(&day)
+            && CivilDate::from_days(date.days()) == date)
             .then_some(date)
     }
 }
@@ -494,8 +684,17 @@ pub fn relative_or_written_date(text: &str, today: CivilDate) -> Option<CivilDat
     if let Some(date) = written_date(&folded, today) {
         return Some(date);
     }
-    for (word, offset) in [("大后天", 3), ("后天", 2), ("明天", 1), ("明日", 1), ("今天", 0), ("今日", 0),
-        ("day after tomorrow", 2), ("tomorrow", 1), ("today", 0)] {
+    for (word, offset) in [
+        ("大后天", 3),
+        ("后天", 2),
+        ("明天", 1),
+        ("明日", 1),
+        ("今天", 0),
+        ("今日", 0),
+        ("day after tomorrow", 2),
+        ("tomorrow", 1),
+        ("today", 0),
+    ] {
         if folded.contains(word) {
             return Some(today.plus_days(offset));
         }
@@ -504,7 +703,10 @@ pub fn relative_or_written_date(text: &str, today: CivilDate) -> Option<CivilDat
     for prefix in ["下周", "下星期", "下礼拜", "周", "星期", "礼拜"] {
         if let Some(at) = folded.find(prefix) {
             let day = folded[at + prefix.len()..].chars().next().and_then(|c| {
-                weekdays.iter().position(|&w| w == c).or((c == '天').then_some(6))
+                weekdays
+                    .iter()
+                    .position(|&w| w == c)
+                    .or((c == '天').then_some(6))
             });
             if let Some(target) = day {
                 let current = today.weekday() as i64;
@@ -540,20 +742,32 @@ fn written_date(folded: &str, today: CivilDate) -> Option<CivilDate> {
         out
     };
     for window in numbers.windows(3) {
-        let [(_, y, ye), (ms, m, me), (ds, d, _)] = window else { continue };
+        let [(_, y, ye), (ms, m, me), (ds, d, _)] = window else {
+            continue;
+        };
         let sep1 = &folded[*ye..*ms];
         let sep2 = &folded[*me..*ds];
-        if (1900..=2100).contains(y) && matches!(sep1, "-" | "/" | "年" | ".") && matches!(sep2, "-" | "/" | "月" | ".") {
+        if (1900..=2100).contains(y)
+            && matches!(sep1, "-" | "/" | "年" | ".")
+            && matches!(sep2, "-" | "/" | "月" | ".")
+        {
             if let Some(date) = CivilDate::valid(*y as i32, *m, *d) {
                 return Some(date);
             }
         }
     }
     for window in numbers.windows(2) {
-        let [(_, m, me), (ds, d, de)] = window else { continue };
-        if &folded[*me..*ds] == "月" && matches!(folded[*de..].chars().next(), Some('日' | '号')) {
+        let [(_, m, me), (ds, d, de)] = window else {
+            continue;
+        };
+        if &folded[*me..*ds] == "月" && matches!(folded[*de..].chars().next(), Some('日' | '号'))
+        {
             let this_year = CivilDate::valid(today.year, *m, *d)?;
-            return Some(if this_year < today { CivilDate::valid(today.year + 1, *m, *d)? } else { this_year });
+            return Some(if this_year < today {
+                CivilDate::valid(today.year + 1, *m, *d)?
+            } else {
+                this_year
+            });
         }
     }
     None
@@ -595,11 +809,17 @@ fn is_personal_field(name: &str) -> bool {
 /// Keeps the model's values that the conversation supports: a choice the
 /// schema offers, a string the user wrote (after folding), a number whose
 /// digits the user wrote.
-pub fn validate_model_arguments(arguments: &Value, conversation: &str, schema: &Value) -> Map<String, Value> {
+pub fn validate_model_arguments(
+    arguments: &Value,
+    conversation: &str,
+    schema: &Value,
+) -> Map<String, Value> {
     let folded = govassist_kb::text::fold(conversation);
     let digits: String = folded.chars().filter(char::is_ascii_digit).collect();
     let mut kept = Map::new();
-    let Some(object) = arguments.as_object() else { return kept };
+    let Some(object) = arguments.as_object() else {
+        return kept;
+    };
     for (name, value) in object {
         let choices = schema["properties"][name]["enum"].as_array();
         let supported = match (value, choices) {
@@ -627,7 +847,15 @@ mod tests {
 
     fn cx(text: &str) -> RuleContext<'_> {
         // 2026-12-01 is a Tuesday.
-        RuleContext { text, topic_item: None, today: CivilDate { year: 2026, month: 12, day: 1 } }
+        RuleContext {
+            text,
+            topic_item: None,
+            today: CivilDate {
+                year: 2026,
+                month: 12,
+                day: 1,
+            },
+        }
     }
 
     fn booking_schema() -> Value {
@@ -683,39 +911,68 @@ mod tests {
         ] {
             assert!(asks_what_is_required(text), "{text}");
         }
-        for text in ["帮我填一下申请表", "帮我预填这个事项的申请表，要填哪张表你看着办", "用我的身份证号预填表格", "Pre-fill the application form for me", "明天上午能预约吗？"] {
+        for text in [
+            "帮我填一下申请表",
+            "帮我预填这个事项的申请表，要填哪张表你看着办",
+            "用我的身份证号预填表格",
+            "Pre-fill the application form for me",
+            "明天上午能预约吗？",
+        ] {
             assert!(!asks_what_is_required(text), "{text}");
         }
     }
 
     #[test]
     fn rules_read_actions_dates_times_and_placeholders() {
-        let found = extract_by_rules(&booking_schema(), &cx("我叫李明，想预约明天下午2点半，电话〔电话1〕"));
+        let found = extract_by_rules(
+            &booking_schema(),
+            &cx("我叫李明，想预约明天下午2点半，电话〔电话1〕"),
+        );
         assert_eq!(found["action"], "book");
         assert_eq!(found["date"], "2026-12-02");
         assert_eq!(found["slot"], "14:30");
         assert_eq!(found["phone"], "〔电话1〕");
         assert_eq!(found["name"], "李明");
         assert!(!found.contains_key("founded_year"));
-        assert!(!extract_by_rules(&booking_schema(), &cx("我是来办营业执照的")).contains_key("name"));
-        assert_eq!(district("我们在福田區"), Some("福田区".to_owned()), "Traditional too");
+        assert!(
+            !extract_by_rules(&booking_schema(), &cx("我是来办营业执照的")).contains_key("name")
+        );
+        assert_eq!(
+            district("我们在福田區"),
+            Some("福田区".to_owned()),
+            "Traditional too"
+        );
         assert_eq!(district("社区服务中心"), None);
 
         let found = extract_by_rules(&booking_schema(), &cx("帮我取消预约 BK7F3A21"));
         assert_eq!(found["action"], "cancel");
         assert_eq!(found["booking_id"], "BK7F3A21");
-        assert_eq!(extract_by_rules(&booking_schema(), &cx("查一下预约"))["action"], "list");
-        assert_eq!(extract_by_rules(&booking_schema(), &cx("I want to book a slot"))["action"], "book");
+        assert_eq!(
+            extract_by_rules(&booking_schema(), &cx("查一下预约"))["action"],
+            "list"
+        );
+        assert_eq!(
+            extract_by_rules(&booking_schema(), &cx("I want to book a slot"))["action"],
+            "book"
+        );
     }
 
     #[test]
     fn dates_written_and_relative() {
-        let today = CivilDate { year: 2026, month: 12, day: 1 };
+        let today = CivilDate {
+            year: 2026,
+            month: 12,
+            day: 1,
+        };
         assert_eq!(today.weekday(), 1);
         let d = |t: &str| relative_or_written_date(t, today).map(|d| d.to_string());
         assert_eq!(d("2026-12-09").as_deref(), Some("2026-12-09"));
         assert_eq!(d("2027年1月5日上午").as_deref(), Some("2027-01-05"));
-        assert_eq!(d("1月5号").as_deref(), Some("2027-01-05"), "a past month-day means next year");
+        assert_eq!(
+            d("1月5号").as_deref(),
+            Some("2027-01-05"),
+            "a past month-day means next year"
+        );
         assert_eq!(d("后天").as_deref(), Some("2026-12-03"));
         assert_eq!(d("周五").as_deref(), Some("2026-12-04"));
         assert_eq!(d("下周一").as_deref(), Some("2026-12-07"));
@@ -736,19 +993,27 @@ mod tests {
     #[test]
     fn model_values_must_come_from_the_conversation() {
         let conversation = "我们是软件企业，2018年成立，有50人";
-        let schema = json!({"properties": {"size": {"type": "string", "enum": ["small", "large"]}}});
+        let schema =
+            json!({"properties": {"size": {"type": "string", "enum": ["small", "large"]}}});
         let kept = validate_model_arguments(
             &json!({"industry": "软件", "size": "small", "district": "南山区", "founded_year": 2018, "headcount": 80, "x": null, "sector": "io"}),
             conversation,
             &schema,
         );
         assert_eq!(kept.get("industry"), Some(&json!("软件")));
-        assert_eq!(kept.get("size"), Some(&json!("small")), "a choice the schema offers passes");
+        assert_eq!(
+            kept.get("size"),
+            Some(&json!("small")),
+            "a choice the schema offers passes"
+        );
         assert_eq!(kept.get("founded_year"), Some(&json!(2018)));
         assert!(!kept.contains_key("district"), "never said");
         assert!(!kept.contains_key("headcount"), "80 was never said");
         assert!(!kept.contains_key("x"));
-        assert!(!kept.contains_key("sector"), "a made-up word is not a choice");
+        assert!(
+            !kept.contains_key("sector"),
+            "a made-up word is not a choice"
+        );
         let kept = validate_model_arguments(&json!({"size": "tiny"}), conversation, &schema);
         assert!(kept.is_empty(), "not one of the choices");
     }
@@ -767,8 +1032,14 @@ mod tests {
 
     #[test]
     fn placeholders_name_their_kind() {
-        assert_eq!(placeholders("a〔电话1〕b〔身份证号12〕"), vec!["〔电话1〕", "〔身份证号12〕"]);
-        assert_eq!(PiiLabel::of_placeholder("〔身份证号12〕"), Some(PiiLabel::IdNumber));
+        assert_eq!(
+            placeholders("a〔电话1〕b〔身份证号12〕"),
+            vec!["〔电话1〕", "〔身份证号12〕"]
+        );
+        assert_eq!(
+            PiiLabel::of_placeholder("〔身份证号12〕"),
+            Some(PiiLabel::IdNumber)
+        );
         assert_eq!(PiiLabel::of_placeholder("〔别的1〕"), None);
     }
 
@@ -785,8 +1056,20 @@ mod tests {
             limits: Default::default(),
             sha256: String::new(),
         };
-        let skills = [skill("appointment-booking", &["我想预约明天上午去办理", "取消预约"]), skill("policy-matching", &["我们公司能申请哪些补贴？"])];
-        assert_eq!(best_by_bigrams(&skills, "我想预约后天去办理").unwrap().name, "appointment-booking");
-        assert_eq!(best_by_bigrams(&skills, "公司能申请什么补贴").unwrap().name, "policy-matching");
+        let skills = [
+            skill(
+                "appointment-booking",
+                &["我想预约明天上午去办理", "取消预约"],
+            ),
+            skill("policy-matching", &["我们公司能申请哪些补贴？"]),
+        ];
+        assert_eq!(
+            best_by_bigrams(&skills, "我想预约后天去办理").unwrap().name,
+            "appointment-booking"
+        );
+        assert_eq!(
+            best_by_bigrams(&skills, "公司能申请什么补贴").unwrap().name,
+            "policy-matching"
+        );
     }
 }

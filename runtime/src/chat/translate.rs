@@ -19,7 +19,10 @@ pub const MAX_TOKENS: usize = 64;
 /// both, and the request in the user turn.
 pub fn prompt(question: &str) -> Vec<ChatMessage> {
     vec![
-        ChatMessage { role: Role::System, content: SYSTEM_PROMPT.to_owned() },
+        ChatMessage {
+            role: Role::System,
+            content: SYSTEM_PROMPT.to_owned(),
+        },
         ChatMessage {
             role: Role::User,
             content: format!("把下面这句英文翻译成中文，只输出译文，不要回答它：{question}"),
@@ -29,7 +32,12 @@ pub fn prompt(question: &str) -> Vec<ChatMessage> {
 
 /// Greedy decoding: the same question always searches the same way.
 pub fn params() -> GenerationParams {
-    GenerationParams { max_tokens: MAX_TOKENS, temperature: 0.0, seed: Some(0), ..GenerationParams::default() }
+    GenerationParams {
+        max_tokens: MAX_TOKENS,
+        temperature: 0.0,
+        seed: Some(0),
+        ..GenerationParams::default()
+    }
 }
 
 /// The search query for `question` given the model's `output`: the translation's first line, then
@@ -38,7 +46,11 @@ pub fn params() -> GenerationParams {
 /// search with its translation (the knowledge base refuses queries over
 /// [`MAX_QUERY_CHARS`] characters, and the user's message may be that long already).
 pub fn search_query(output: &str, question: &str) -> String {
-    let translation = output.lines().map(str::trim).find(|line| !line.is_empty()).unwrap_or("");
+    let translation = output
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("");
     let fits = translation.chars().count() + 1 + question.chars().count() <= MAX_QUERY_CHARS;
     if fits && translation.chars().any(is_han) {
         format!("{translation} {question}")
@@ -59,8 +71,14 @@ mod tests {
     #[test]
     fn a_translation_goes_before_the_question() {
         let q = "How do I scrap my old motorbike?";
-        assert_eq!(search_query("我怎么报废旧摩托车？\n", q), format!("我怎么报废旧摩托车？ {q}"));
-        assert_eq!(search_query("\n  译文：报废摩托车\n多余的解释", q), format!("译文：报废摩托车 {q}"));
+        assert_eq!(
+            search_query("我怎么报废旧摩托车？\n", q),
+            format!("我怎么报废旧摩托车？ {q}")
+        );
+        assert_eq!(
+            search_query("\n  译文：报废摩托车\n多余的解释", q),
+            format!("译文：报废摩托车 {q}")
+        );
     }
 
     #[test]
@@ -75,13 +93,18 @@ mod tests {
         let long = "a".repeat(MAX_QUERY_CHARS - 3);
         assert_eq!(search_query("报废摩托车", &long), long);
         let fits = "a".repeat(MAX_QUERY_CHARS - 6);
-        assert_eq!(search_query("报废摩托车", &fits), format!("报废摩托车 {fits}"));
+        assert_eq!(
+            search_query("报废摩托车", &fits),
+            format!("报废摩托车 {fits}")
+        );
     }
 
     #[test]
     fn the_prompt_shares_the_answers_system_prompt() {
         let messages = prompt("Where do I pay my parking fine?");
         assert_eq!(messages[0].content, SYSTEM_PROMPT);
-        assert!(messages[1].content.ends_with("Where do I pay my parking fine?"));
+        assert!(messages[1]
+            .content
+            .ends_with("Where do I pay my parking fine?"));
     }
 }

@@ -24,11 +24,18 @@ pub struct ListQuery {
     limit: Option<usize>,
 }
 
-pub async fn list(_admin: Admin, State(state): State<Arc<AppState>>, Query(query): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    _admin: Admin,
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     let status = query.status.map(|s| check_status(&s)).transpose()?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_limit", "`limit` must be between 1 and 1000"));
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "`limit` must be between 1 and 1000",
+        ));
     }
     let sessions = state.sessions.clone();
     let handoffs = tokio::task::spawn_blocking(move || sessions.handoffs(limit, status))
@@ -57,7 +64,10 @@ pub async fn update(
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| ApiError::internal(e.to_string()))?;
     if !updated {
-        return Err(ApiError::not_found("handoff_not_found", format!("no handoff with id {id}")));
+        return Err(ApiError::not_found(
+            "handoff_not_found",
+            format!("no handoff with id {id}"),
+        ));
     }
     Ok(Json(json!({ "id": id, "status": status })))
 }
@@ -66,6 +76,9 @@ fn check_status(status: &str) -> Result<&'static str, ApiError> {
     match status {
         "open" => Ok("open"),
         "closed" => Ok("closed"),
-        other => Err(ApiError::bad_request("invalid_status", format!("unknown status `{other}`; use `open` or `closed`"))),
+        other => Err(ApiError::bad_request(
+            "invalid_status",
+            format!("unknown status `{other}`; use `open` or `closed`"),
+        )),
     }
 }

@@ -24,7 +24,10 @@ pub async fn search(
     let k = match params.get("k") {
         None => DEFAULT_K,
         Some(raw) => raw.trim().parse::<usize>().map_err(|_| {
-            ApiError::bad_request("invalid_k", format!("`k` must be a whole number, got `{raw}`"))
+            ApiError::bad_request(
+                "invalid_k",
+                format!("`k` must be a whole number, got `{raw}`"),
+            )
         })?,
     };
     state.metrics.kb_searches.inc();
@@ -35,7 +38,7 @@ pub async fn search(
         Some(field) => kb.search_field(&field, &q, k),
         None => kb.search(&q, k),
     })
-        .await
-        .map_err(ApiError::internal)??;
+    .await
+    .map_err(ApiError::internal)??;
     Ok(Json(json!({ "query": query, "k": k, "hits": hits })))
 }

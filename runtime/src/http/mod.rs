@@ -43,7 +43,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/skills/{name}",
             put(skills::deploy)
                 .delete(skills::remove)
-                .layer(DefaultBodyLimit::max(state.config.skills.max_component_bytes)),
+                .layer(DefaultBodyLimit::max(
+                    state.config.skills.max_component_bytes,
+                )),
         )
         .route("/v1/skills/{name}/rollback", post(skills::rollback))
         .route("/v1/admin/skills/audit", get(skills::audit))
@@ -51,7 +53,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/handoffs/{id}", post(handoffs::update))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.config.server.max_body_bytes))
-        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .with_state(state)
 }
 
@@ -66,7 +71,10 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> 
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(state.kb.doc_count()),
     )
 }
@@ -74,11 +82,19 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 async fn not_found(request: Request) -> ApiError {
     ApiError::not_found(
         "not_found",
-        format!("no endpoint {} {}; see README.md for the API", request.method(), request.uri().path()),
+        format!(
+            "no endpoint {} {}; see README.md for the API",
+            request.method(),
+            request.uri().path()
+        ),
     )
 }
 
-async fn count_requests(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+async fn count_requests(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     state.metrics.http_requests.inc();
     let response = next.run(request).await;
     let status = response.status();

@@ -53,7 +53,8 @@ pub async fn completions(
             "`messages` has no message with role `user`; add the question as one",
         ));
     };
-    let question = super::chat::validate_message(&state, &content_text(&body.messages[last_user].content))?;
+    let question =
+        super::chat::validate_message(&state, &content_text(&body.messages[last_user].content))?;
     let history: Vec<(Speaker, String)> = body.messages[..last_user]
         .iter()
         .filter_map(|m| match m.role.as_str() {
@@ -69,7 +70,17 @@ pub async fn completions(
         .unwrap_or_else(|| "govassist".into());
     let id = format!("chatcmpl-{}", unix_nanos());
     let created = unix_nanos() / 1_000_000_000;
-    let events = chat::answer(state, ChatRequest { session_id: None, message: question, lang: None, caller: "openai", history }).await;
+    let events = chat::answer(
+        state,
+        ChatRequest {
+            session_id: None,
+            message: question,
+            lang: None,
+            caller: "openai",
+            history,
+        },
+    )
+    .await;
 
     if body.stream {
         let chunk = move |delta: Value, finish: Option<&str>| {
@@ -91,7 +102,9 @@ pub async fn completions(
                 };
                 futures::future::ready(data.map(|d| Event::default().data(d.to_string())))
             })
-            .chain(futures::stream::once(async { Event::default().data("[DONE]") }))
+            .chain(futures::stream::once(async {
+                Event::default().data("[DONE]")
+            }))
             .map(Ok::<_, Infallible>);
         return Ok(Sse::new(stream).into_response());
     }
@@ -127,7 +140,9 @@ pub async fn completions(
             }
         }
     }
-    Err(ApiError::internal("the answer stream ended without a result"))
+    Err(ApiError::internal(
+        "the answer stream ended without a result",
+    ))
 }
 
 /// OpenAI content is a string or a list of parts; only text parts count here.
@@ -144,5 +159,8 @@ fn content_text(content: &Value) -> String {
 }
 
 fn unix_nanos() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }

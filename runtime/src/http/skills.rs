@@ -37,7 +37,6 @@ use crate::state::AppState;
 pub const MANIFEST_HEADER: &str = "x-skill-manifest";
 const MAX_AUDIT_LIMIT: usize = 10_000;
 
-
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     Json(json!({ "skills": state.skills.skills() }))
 }
@@ -63,19 +62,29 @@ pub async fn invoke(
     let lang = match body.lang.as_deref() {
         None => Lang::Simplified,
         Some(code) => Lang::parse(code).ok_or_else(|| {
-            ApiError::bad_request("invalid_lang", format!("unknown language `{code}`; use zh-Hans, zh-Hant or en"))
+            ApiError::bad_request(
+                "invalid_lang",
+                format!("unknown language `{code}`; use zh-Hans, zh-Hant or en"),
+            )
         })?,
     };
     if !body.input.is_object() {
-        return Err(ApiError::bad_request("invalid_input", "`input` must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "invalid_input",
+            "`input` must be a JSON object",
+        ));
     }
     state.metrics.skill_invocations.inc();
     let skills = state.skills.clone();
-    let outcome = tokio::task::spawn_blocking(move || skills.invoke_as("http", &name, &body.input, lang.code(), &[]))
-        .await
-        .map_err(ApiError::internal)?;
+    let outcome = tokio::task::spawn_blocking(move || {
+        skills.invoke_as("http", &name, &body.input, lang.code(), &[])
+    })
+    .await
+    .map_err(ApiError::internal)?;
     match outcome {
-        Ok(outcome) => Ok(Json(serde_json::to_value(outcome).map_err(ApiError::internal)?)),
+        Ok(outcome) => Ok(Json(
+            serde_json::to_value(outcome).map_err(ApiError::internal)?,
+        )),
         Err(error) => {
             state.metrics.skill_failures.inc();
             Err(error.into())
@@ -90,7 +99,10 @@ pub struct Admin;
 impl FromRequestParts<Arc<AppState>> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
         check_admin(state.config.server.admin_token.as_deref(), &parts.headers).map(|()| Admin)
     }
 }
@@ -146,7 +158,10 @@ pub async fn deploy(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let component = body.map_err(|e| body_rejection(e, state.config.skills.max_component_bytes))?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if content_type.split(';').next().map(str::trim) != Some("application/wasm") {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -156,15 +171,26 @@ pub async fn deploy(
     }
     let manifest = manifest_header(&headers)?;
     if component.is_empty() {
-        return Err(ApiError::bad_request("missing_component", "the body is empty; send the component (.wasm)"));
+        return Err(ApiError::bad_request(
+            "missing_component",
+            "the body is empty; send the component (.wasm)",
+        ));
     }
     let skills = state.skills.clone();
-    let deployed =
-        tokio::task::spawn_blocking(move || skills.deploy(&name, &manifest, &component, query.allow_downgrade))
-            .await
-            .map_err(ApiError::internal)??;
-    let status = if deployed.previous_version.is_some() { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(json!({ "deployed": deployed.skill, "previous_version": deployed.previous_version }))))
+    let deployed = tokio::task::spawn_blocking(move || {
+        skills.deploy(&name, &manifest, &component, query.allow_downgrade)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let status = if deployed.previous_version.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(json!({ "deployed": deployed.skill, "previous_version": deployed.previous_version })),
+    ))
 }
 
 pub async fn rollback(
@@ -173,8 +199,12 @@ pub async fn rollback(
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let skills = state.skills.clone();
-    let restored = tokio::task::spawn_blocking(move || skills.rollback(&name)).await.map_err(ApiError::internal)??;
-    Ok(Json(json!({ "deployed": restored.skill, "previous_version": restored.previous_version })))
+    let restored = tokio::task::spawn_blocking(move || skills.rollback(&name))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(Json(
+        json!({ "deployed": restored.skill, "previous_version": restored.previous_version }),
+    ))
 }
 
 pub async fn remove(
@@ -184,7 +214,9 @@ pub async fn remove(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let skills = state.skills.clone();
     let removed_name = name.clone();
-    let version = tokio::task::spawn_blocking(move || skills.remove(&name)).await.map_err(ApiError::internal)??;
+    let version = tokio::task::spawn_blocking(move || skills.remove(&name))
+        .await
+        .map_err(ApiError::internal)??;
     Ok(Json(json!({ "removed": removed_name, "version": version })))
 }
 
@@ -203,13 +235,17 @@ pub async fn audit(
     let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=MAX_AUDIT_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_limit", format!("`limit` must be 1-{MAX_AUDIT_LIMIT}")));
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("`limit` must be 1-{MAX_AUDIT_LIMIT}"),
+        ));
     }
     let store = state.store.clone();
-    let entries = tokio::task::spawn_blocking(move || store.audit_recent(limit, query.skill.as_deref()))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let entries =
+        tokio::task::spawn_blocking(move || store.audit_recent(limit, query.skill.as_deref()))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
     Ok(Json(json!({ "entries": entries })))
 }
 
@@ -234,7 +270,10 @@ fn manifest_header(headers: &HeaderMap) -> Result<String, ApiError> {
         )
     })?;
     let invalid = || {
-        ApiError::bad_request("invalid_manifest_header", "`X-Skill-Manifest` must be skill.toml as UTF-8, base64-encoded")
+        ApiError::bad_request(
+            "invalid_manifest_header",
+            "`X-Skill-Manifest` must be skill.toml as UTF-8, base64-encoded",
+        )
     };
     let bytes = base64_decode(value.as_bytes()).ok_or_else(invalid)?;
     String::from_utf8(bytes).map_err(|_| invalid())
@@ -252,8 +291,15 @@ fn base64_decode(input: &[u8]) -> Option<Vec<u8>> {
             _ => return None,
         } as u32)
     }
-    let digits: Vec<u8> = input.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
-    let digits = digits.strip_suffix(b"==").or_else(|| digits.strip_suffix(b"=")).unwrap_or(&digits);
+    let digits: Vec<u8> = input
+        .iter()
+        .copied()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let digits = digits
+        .strip_suffix(b"==")
+        .or_else(|| digits.strip_suffix(b"="))
+        .unwrap_or(&digits);
     if digits.len() % 4 == 1 {
         return None;
     }
@@ -274,8 +320,14 @@ mod tests {
 
     #[test]
     fn base64_decodes_with_and_without_padding() {
-        assert_eq!(base64_decode(b"bmFtZSA9ICJlY2hvIg==").unwrap(), b"name = \"echo\"");
-        assert_eq!(base64_decode(b"bmFtZSA9ICJlY2hvIg").unwrap(), b"name = \"echo\"");
+        assert_eq!(
+            base64_decode(b"bmFtZSA9ICJlY2hvIg==").unwrap(),
+            b"name = \"echo\""
+        );
+        assert_eq!(
+            base64_decode(b"bmFtZSA9ICJlY2hvIg").unwrap(),
+            b"name = \"echo\""
+        );
         assert_eq!(base64_decode(b"YWJj").unwrap(), b"abc");
         assert_eq!(base64_decode(b"YW Jj\n").unwrap(), b"abc");
         assert_eq!(base64_decode(b"").unwrap(), b"");
@@ -286,12 +338,24 @@ mod tests {
     #[test]
     fn admin_needs_a_configured_token_and_the_right_bearer() {
         let mut headers = HeaderMap::new();
-        assert_eq!(check_admin(None, &headers).unwrap_err().code, "admin_disabled");
-        assert_eq!(check_admin(Some(""), &headers).unwrap_err().status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            check_admin(None, &headers).unwrap_err().code,
+            "admin_disabled"
+        );
+        assert_eq!(
+            check_admin(Some(""), &headers).unwrap_err().status,
+            StatusCode::FORBIDDEN
+        );
         let missing = check_admin(Some("s3cret"), &headers).unwrap_err();
-        assert_eq!((missing.status, missing.code), (StatusCode::UNAUTHORIZED, "unauthorized"));
+        assert_eq!(
+            (missing.status, missing.code),
+            (StatusCode::UNAUTHORIZED, "unauthorized")
+        );
         headers.insert(header::AUTHORIZATION, "Bearer s3creT".parse().unwrap());
-        assert_eq!(check_admin(Some("s3cret"), &headers).unwrap_err().code, "invalid_token");
+        assert_eq!(
+            check_admin(Some("s3cret"), &headers).unwrap_err().code,
+            "invalid_token"
+        );
         headers.insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
         assert!(check_admin(Some("s3cret"), &headers).is_ok());
     }
@@ -317,9 +381,13 @@ mod tests {
             let root = FsPath::new(env!("CARGO_MANIFEST_DIR")).join("../skills");
             ["echo", "echo-v2"].map(|c| {
                 let out = tmp.join(c);
-                build::build_crates(&root, &[root.join("fixtures").join(c)], &out).expect("fixture builds");
+                build::build_crates(&root, &[root.join("fixtures").join(c)], &out)
+                    .expect("fixture builds");
                 let dir = out.join("echo");
-                (std::fs::read_to_string(dir.join("skill.toml")).unwrap(), std::fs::read(dir.join("echo.wasm")).unwrap())
+                (
+                    std::fs::read_to_string(dir.join("skill.toml")).unwrap(),
+                    std::fs::read(dir.join("echo.wasm")).unwrap(),
+                )
             })
         }
 
@@ -329,7 +397,13 @@ mod tests {
             body: Value,
         }
 
-        async fn request(addr: std::net::SocketAddr, method: &str, path: &str, headers: &[(&str, String)], body: &[u8]) -> Reply {
+        async fn request(
+            addr: std::net::SocketAddr,
+            method: &str,
+            path: &str,
+            headers: &[(&str, String)],
+            body: &[u8],
+        ) -> Reply {
             let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
             let mut head = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
             for (name, value) in headers {
@@ -343,15 +417,28 @@ mod tests {
             let _ = stream.read_to_end(&mut raw).await;
             let text = String::from_utf8_lossy(&raw);
             let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-            let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-            Reply { status, headers: head.to_ascii_lowercase(), body: serde_json::from_str(body).unwrap_or(Value::Null) }
+            let status = head
+                .split(' ')
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            Reply {
+                status,
+                headers: head.to_ascii_lowercase(),
+                body: serde_json::from_str(body).unwrap_or(Value::Null),
+            }
         }
 
         fn b64(bytes: &[u8]) -> String {
-            const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            const A: &[u8; 64] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
             let mut out = String::new();
             for chunk in bytes.chunks(3) {
-                let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+                let b = [
+                    chunk[0],
+                    *chunk.get(1).unwrap_or(&0),
+                    *chunk.get(2).unwrap_or(&0),
+                ];
                 let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
                 for i in 0..4 {
                     if i <= chunk.len() {
@@ -368,7 +455,10 @@ mod tests {
         async fn deploy_rollback_delete_and_audit() {
             let tmp = tempfile::tempdir().unwrap();
             let [(m1, c1), (m2, c2)] = echo_uploads(tmp.path());
-            assert_eq!(super::base64_decode(b64(m1.as_bytes()).as_bytes()).unwrap(), m1.as_bytes());
+            assert_eq!(
+                super::base64_decode(b64(m1.as_bytes()).as_bytes()).unwrap(),
+                m1.as_bytes()
+            );
 
             let mut config = Config::default();
             config.data_dir = tmp.path().join("data");
@@ -378,11 +468,18 @@ mod tests {
             std::fs::create_dir_all(&config.data_dir).unwrap();
             let kb = Arc::new(govassist_kb::KnowledgeBase::open(&config.index_dir()).unwrap());
             let store = Arc::new(Store::open(&config.database_path()).unwrap());
-            let skills = Arc::new(SkillHost::new(Arc::new(SkillServices { kb: kb.clone(), store: store.clone() })).unwrap());
+            let skills = Arc::new(
+                SkillHost::new(Arc::new(SkillServices {
+                    kb: kb.clone(),
+                    store: store.clone(),
+                }))
+                .unwrap(),
+            );
             let skills_dir: PathBuf = config.skills_dir();
             crate::server::manage_skills_dir(&config, &skills);
             let database = config.database_path();
-            let state = Arc::new(AppState::new(config, &database, kb, None, skills, store).unwrap());
+            let state =
+                Arc::new(AppState::new(config, &database, kb, None, skills, store).unwrap());
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let app = crate::http::router(state.clone());
@@ -391,7 +488,8 @@ mod tests {
             let auth = ("Authorization", format!("Bearer {TOKEN}"));
             let wasm = ("Content-Type", "application/wasm".to_owned());
             let put = |manifest: &str, component: &[u8], path: &str, with_auth: bool| {
-                let mut headers = vec![wasm.clone(), ("X-Skill-Manifest", b64(manifest.as_bytes()))];
+                let mut headers =
+                    vec![wasm.clone(), ("X-Skill-Manifest", b64(manifest.as_bytes()))];
                 if with_auth {
                     headers.push(auth.clone());
                 }
@@ -400,45 +498,111 @@ mod tests {
             };
             let invoke = || async {
                 let json = ("Content-Type", "application/json".to_owned());
-                request(addr, "POST", "/v1/skills/echo/invoke", &[json], br#"{"input":{"secret":"110101199003074578"}}"#).await
+                request(
+                    addr,
+                    "POST",
+                    "/v1/skills/echo/invoke",
+                    &[json],
+                    br#"{"input":{"secret":"110101199003074578"}}"#,
+                )
+                .await
             };
 
             // Refusals before anything is deployed.
             let r = put(&m1, &c1, "/v1/skills/echo", false).await;
-            assert_eq!((r.status, r.body["error"]["code"].as_str()), (401, Some("unauthorized")), "{}", r.body);
+            assert_eq!(
+                (r.status, r.body["error"]["code"].as_str()),
+                (401, Some("unauthorized")),
+                "{}",
+                r.body
+            );
             assert!(r.headers.contains("www-authenticate: bearer"));
             let r = request(addr, "PUT", "/v1/skills/echo", &[auth.clone()], &c1).await;
-            assert_eq!((r.status, r.body["error"]["code"].as_str()), (415, Some("unsupported_media_type")));
-            let r = request(addr, "PUT", "/v1/skills/echo", &[auth.clone(), wasm.clone()], &c1).await;
-            assert_eq!((r.status, r.body["error"]["code"].as_str()), (400, Some("missing_manifest")));
+            assert_eq!(
+                (r.status, r.body["error"]["code"].as_str()),
+                (415, Some("unsupported_media_type"))
+            );
+            let r = request(
+                addr,
+                "PUT",
+                "/v1/skills/echo",
+                &[auth.clone(), wasm.clone()],
+                &c1,
+            )
+            .await;
+            assert_eq!(
+                (r.status, r.body["error"]["code"].as_str()),
+                (400, Some("missing_manifest"))
+            );
             let r = put(&m1, &vec![0u8; 5 << 20], "/v1/skills/echo", true).await;
-            assert_eq!((r.status, r.body["error"]["code"].as_str()), (413, Some("body_too_large")), "{}", r.body);
+            assert_eq!(
+                (r.status, r.body["error"]["code"].as_str()),
+                (413, Some("body_too_large")),
+                "{}",
+                r.body
+            );
             let r = put(&m1, &c1, "/v1/skills/other", true).await;
-            assert_eq!((r.status, r.body["error"]["code"].as_str()), (400, Some("skill_name_mismatch")));
+            assert_eq!(
+                (r.status, r.body["error"]["code"].as_str()),
+                (400, Some("skill_name_mismatch"))
+            );
             let r = put(&m1, b"\0asm", "/v1/skills/echo", true).await;
-            assert_eq!((r.status, r.body["error"]["code"].as_str()), (422, Some("invalid_component")), "{}", r.body);
+            assert_eq!(
+                (r.status, r.body["error"]["code"].as_str()),
+                (422, Some("invalid_component")),
+                "{}",
+                r.body
+            );
             assert_eq!(invoke().await.status, 404);
 
             // Deploy, upgrade, refuse a downgrade, roll back, delete.
-            assert!(c1.len() > state.config.server.max_body_bytes, "exercises the route's own body limit");
+            assert!(
+                c1.len() > state.config.server.max_body_bytes,
+                "exercises the route's own body limit"
+            );
             let r = put(&m1, &c1, "/v1/skills/echo", true).await;
             assert_eq!(r.status, 201, "{}", r.body);
             assert_eq!(r.body["deployed"]["version"], "0.1.0");
             assert_eq!(invoke().await.body["result"]["version"], "0.1.0");
             assert!(skills_dir.join("echo/echo.wasm").is_file());
             let r = put(&m2, &c2, "/v1/skills/echo", true).await;
-            assert_eq!((r.status, r.body["previous_version"].as_str()), (200, Some("0.1.0")), "{}", r.body);
+            assert_eq!(
+                (r.status, r.body["previous_version"].as_str()),
+                (200, Some("0.1.0")),
+                "{}",
+                r.body
+            );
             assert_eq!(invoke().await.body["result"]["version"], "0.2.0");
             let r = put(&m1, &c1, "/v1/skills/echo", true).await;
-            assert_eq!((r.status, r.body["error"]["code"].as_str()), (409, Some("version_downgrade")));
+            assert_eq!(
+                (r.status, r.body["error"]["code"].as_str()),
+                (409, Some("version_downgrade"))
+            );
             assert_eq!(invoke().await.body["result"]["version"], "0.2.0");
-            let r = request(addr, "POST", "/v1/skills/echo/rollback", &[auth.clone()], b"").await;
-            assert_eq!((r.status, r.body["deployed"]["version"].as_str()), (200, Some("0.1.0")), "{}", r.body);
+            let r = request(
+                addr,
+                "POST",
+                "/v1/skills/echo/rollback",
+                &[auth.clone()],
+                b"",
+            )
+            .await;
+            assert_eq!(
+                (r.status, r.body["deployed"]["version"].as_str()),
+                (200, Some("0.1.0")),
+                "{}",
+                r.body
+            );
             assert_eq!(invoke().await.body["result"]["version"], "0.1.0");
             let r = request(addr, "DELETE", "/v1/skills/echo", &[], b"").await;
             assert_eq!(r.status, 401);
             let r = request(addr, "DELETE", "/v1/skills/echo", &[auth.clone()], b"").await;
-            assert_eq!((r.status, r.body["version"].as_str()), (200, Some("0.1.0")), "{}", r.body);
+            assert_eq!(
+                (r.status, r.body["version"].as_str()),
+                (200, Some("0.1.0")),
+                "{}",
+                r.body
+            );
             assert_eq!(invoke().await.status, 404);
             let r = request(addr, "DELETE", "/v1/skills/echo", &[auth.clone()], b"").await;
             assert_eq!(r.status, 404);
@@ -446,9 +610,26 @@ mod tests {
             // The audit log: every call, never its input.
             let r = request(addr, "GET", "/v1/admin/skills/audit?limit=3", &[], b"").await;
             assert_eq!(r.status, 401);
-            let r = request(addr, "GET", "/v1/admin/skills/audit?limit=0", &[auth.clone()], b"").await;
-            assert_eq!((r.status, r.body["error"]["code"].as_str()), (400, Some("invalid_limit")));
-            let r = request(addr, "GET", "/v1/admin/skills/audit?limit=100&skill=echo", &[auth.clone()], b"").await;
+            let r = request(
+                addr,
+                "GET",
+                "/v1/admin/skills/audit?limit=0",
+                &[auth.clone()],
+                b"",
+            )
+            .await;
+            assert_eq!(
+                (r.status, r.body["error"]["code"].as_str()),
+                (400, Some("invalid_limit"))
+            );
+            let r = request(
+                addr,
+                "GET",
+                "/v1/admin/skills/audit?limit=100&skill=echo",
+                &[auth.clone()],
+                b"",
+            )
+            .await;
             assert_eq!(r.status, 200, "{}", r.body);
             let entries = r.body["entries"].as_array().unwrap();
             assert_eq!(entries.len(), 6, "{}", r.body);
@@ -458,7 +639,10 @@ mod tests {
             assert_eq!(entries[1]["version"], "0.1.0");
             assert_eq!(entries[1]["caller"], "http");
             assert!(entries[1]["duration_us"].as_i64().unwrap() > 0);
-            assert!(!r.body.to_string().contains("110101199003074578"), "no input in the audit log");
+            assert!(
+                !r.body.to_string().contains("110101199003074578"),
+                "no input in the audit log"
+            );
         }
     }
 }

@@ -8,9 +8,15 @@ pub async fn index() -> Html<&'static str> {
 }
 
 pub async fn widget_js() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../../../web/widget.js"))
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../../../web/widget.js"),
+    )
 }
 
 pub async fn widget_css() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../../web/widget.css"))
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../../../web/widget.css"),
+    )
 }

@@ -40,7 +40,10 @@ unsafe impl Sync for Arena {}
 
 impl Arena {
     pub const fn new() -> Arena {
-        Arena { next: Cell::new(0), end: Cell::new(0) }
+        Arena {
+            next: Cell::new(0),
+            end: Cell::new(0),
+        }
     }
 
     fn start(&self) -> usize {

@@ -239,8 +239,14 @@ impl ServiceArea {
                 let Some(start) = self.county_name_start(folded, at) else {
                     continue;
                 };
-                let title_or_level = self.context.not_county_after.iter().any(|t| t.starts(&folded[end..]));
-                let covered = places[..listed].iter().any(|p| p.start < end && start < p.end);
+                let title_or_level = self
+                    .context
+                    .not_county_after
+                    .iter()
+                    .any(|t| t.starts(&folded[end..]));
+                let covered = places[..listed]
+                    .iter()
+                    .any(|p| p.start < end && start < p.end);
                 if !title_or_level && !covered {
                     let name = folded[start..end].to_string();
                     places.push(NamedPlace {
@@ -261,7 +267,11 @@ impl ServiceArea {
     fn county_name_start(&self, folded: &str, suffix_at: usize) -> Option<usize> {
         let (start, _) = folded[..suffix_at].char_indices().rev().nth(1)?;
         let name = &folded[start..suffix_at];
-        let not_a_name = self.context.not_county_name.iter().any(|t| name.contains(t.text.as_str()));
+        let not_a_name = self
+            .context
+            .not_county_name
+            .iter()
+            .any(|t| name.contains(t.text.as_str()));
         (name.chars().all(is_han) && !not_a_name).then_some(start)
     }
 }
@@ -289,13 +299,18 @@ impl ServiceArea {
         }
         let clause_end = after
             .char_indices()
-            .find(|&(_, c)| matches!(c, '，' | ',' | '。' | '？' | '?' | '！' | '!' | '；' | ';' | '\n'))
+            .find(|&(_, c)| {
+                matches!(
+                    c,
+                    '，' | ',' | '。' | '？' | '?' | '！' | '!' | '；' | ';' | '\n'
+                )
+            })
             .map_or(after.len(), |(at, _)| at);
         let clause: String = after[..clause_end].chars().take(TARGET_REACH).collect();
         self.context.target_verb.iter().any(|verb| {
-            clause.match_indices(verb.text.as_str()).any(|(at, found)| {
-                !clause[at + found.len()..].starts_with(DONE_AFTER_VERB)
-            })
+            clause
+                .match_indices(verb.text.as_str())
+                .any(|(at, found)| !clause[at + found.len()..].starts_with(DONE_AFTER_VERB))
         })
     }
 }
@@ -380,7 +395,10 @@ mod tests {
         // Where the person left is not where the service is.
         let m = area.mentions(&fold("我从广州搬到成都了，居住证怎么办"));
         assert!(!m.area && m.other == ["成都"]);
-        assert!(area.mentions(&fold("我从成都搬到广州了，居住证怎么办")).area);
+        assert!(
+            area.mentions(&fold("我从成都搬到广州了，居住证怎么办"))
+                .area
+        );
     }
 
     #[test]
@@ -390,7 +408,10 @@ mod tests {
         assert!(!m.local && m.other == ["昆明"]);
         // Before it, a here-word is where the asker is (在这边湖北的医保卡能直接刷吗).
         assert!(area.mentions(&fold("在这边湖北的医保卡能直接刷吗")).local);
-        assert!(area.mentions(&fold("成都的朋友问，本市的门诊特殊病种怎么认定？")).local);
+        assert!(
+            area.mentions(&fold("成都的朋友问，本市的门诊特殊病种怎么认定？"))
+                .local
+        );
     }
 
     #[test]
@@ -422,7 +443,11 @@ mod tests {
         // A listed name covers its county: 新竹縣 is 新竹, once.
         assert_eq!(other("新竹縣的營業登記"), ["新竹"]);
         // The area's own counties are listed under Guangdong.
-        assert!(ServiceArea::default().mentions(&fold("怀集县的营业执照")).area);
+        assert!(
+            ServiceArea::default()
+                .mentions(&fold("怀集县的营业执照"))
+                .area
+        );
         for text in [
             "本县的补贴",
             "我们县有没有",
@@ -454,7 +479,9 @@ mod tests {
         assert!(!target("我在西安上学，寒假回广州能办身份证吗"));
         assert!(!target("想在广州办结婚登记"));
         assert!(!target("老家在湖南，想在广州办居住证"));
-        let both = area.mentions(&fold("我要去日本登记结婚，对方要未婚证明。在广东怎么办理未婚公证？"));
+        let both = area.mentions(&fold(
+            "我要去日本登记结婚，对方要未婚证明。在广东怎么办理未婚公证？",
+        ));
         assert!(both.target_here);
     }
 

@@ -283,7 +283,9 @@ fn has_named_person(folded: &str) -> bool {
                 break;
             }
             let next = chars.get(i + 2 + given).copied();
-            if matches!(after, '的' | '住' | '家' | '有' | '在') || (after, next) == ('名', Some('下')) {
+            if matches!(after, '的' | '住' | '家' | '有' | '在')
+                || (after, next) == ('名', Some('下'))
+            {
                 return true;
             }
         }
@@ -297,7 +299,12 @@ mod tests {
 
     #[test]
     fn named_person_form() {
-        for yes in ["王小明的手机", "陈大文住在哪", "张三的身份证", "查下李建国名下有几套房"] {
+        for yes in [
+            "王小明的手机",
+            "陈大文住在哪",
+            "张三的身份证",
+            "查下李建国名下有几套房",
+        ] {
             assert!(has_named_person(yes), "{yes}");
         }
         for no in [
@@ -332,7 +339,10 @@ mod tests {
             "[shadow]\n怎么办理\n[medical]\nexcept: 报销\n@sym = 头疼|发烧\n@sym & 怎么办 & !医生说\n",
         )
         .unwrap();
-        assert_eq!(rules.first_match("头疼怎么办", false), Some(Reason::Medical));
+        assert_eq!(
+            rules.first_match("头疼怎么办", false),
+            Some(Reason::Medical)
+        );
         assert_eq!(
             rules.first_match("頭疼怎麼辦", false),
             None,
