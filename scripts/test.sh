@@ -8,6 +8,14 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "Formatting (rustfmt defaults, both workspaces)"
+if cargo fmt --version >/dev/null 2>&1; then
+    cargo fmt --all --check
+    cargo fmt --all --check --manifest-path skills/Cargo.toml
+else
+    echo "rustfmt is not installed; skipping the format check"
+fi
+
 step "WebAssembly toolchain for skills"
 scripts/install-wasm-toolchain.sh
 
