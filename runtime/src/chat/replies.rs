@@ -209,9 +209,9 @@ pub fn nothing_to_cancel(lang: Lang) -> String {
     .to_owned()
 }
 
-/// Shown under an answer whose first source has another entry scored about as high (a sibling item,
-/// 补发 or 换发; a neighbouring FAQ question): the citizen, not the ranking, should pick the one that
-/// fits.
+/// Shown under an answer whose first source has another entry of its kind scored about as high (a
+/// sibling item, 补发 or 换发; another service or FAQ question the search could not tell from it): the
+/// citizen, not the ranking, should pick the one that fits.
 pub fn alternative_note(lang: Lang, n: usize, entry: &Hit) -> String {
     let title = &entry.title;
     match (entry.kind, lang) {
