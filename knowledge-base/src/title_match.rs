@@ -224,7 +224,15 @@ impl QualifierWords {
             .filter_map(|line| line.split_once('\t'))
             .map(|(names, cues)| {
                 let in_names = words(names);
-                let cues = in_names.iter().cloned().chain(words(cues)).collect();
+                // Questions are read without the 新 of 重新 (see `scorer`), so cues are too; a name
+                // word that leaves one character (重新 → 重) would fire on any 重, and is no cue.
+                let cues = in_names
+                    .iter()
+                    .cloned()
+                    .chain(words(cues))
+                    .map(|cue| cue.replace(AGAIN, "重"))
+                    .filter(|cue| cue.chars().count() > 1)
+                    .collect();
                 Meaning { in_names, cues }
             })
             .collect();
@@ -874,7 +882,7 @@ mod tests {
                 chars("专职律师执业许可(在我省注销后重新申请执业)"),
                 chars("专职律师执业许可(在外省转入申请执业)"),
             );
-            score(&qualifier_of(&again, &moved)) == Some(1.0) // 注销, not 新申请
+            score(&qualifier_of(&again, &moved)) == Some(2.0) // 注销 and 重新, not 新申请
         }));
         // A word of the family's shared name is no evidence for a member that repeats it.
         let score = words
@@ -942,6 +950,16 @@ mod tests {
             first("爆破作业许可证要什么材料"),
             "爆破作业人员许可(到期换发)"
         );
+    }
+
+    #[test]
+    fn cues_with_again_are_read_as_questions_are() {
+        // Questions are read with 重新 as 重, so 重新注册 and 重新开业 must be cues all the same,
+        // and the name word 重新 no cue of one character.
+        let words = QualifierWords::default();
+        assert!(words.scorer("证书作废好几年了，现在想重新注册").is_some());
+        assert!(words.scorer("装修完了准备重新开业").is_some());
+        assert!(words.scorer("这件事很重要").is_none());
     }
 
     #[test]

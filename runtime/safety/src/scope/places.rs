@@ -41,6 +41,7 @@ struct Context {
     origin_after: Vec<Term>,
     local: Vec<Term>,
     transfer: Vec<Term>,
+    transfer_done_before: Vec<Term>,
     left_before: Vec<Term>,
     target_before: Vec<Term>,
     target_verb: Vec<Term>,
@@ -147,7 +148,7 @@ impl ServiceArea {
     pub(crate) fn mentions(&self, folded: &str) -> PlaceMentions {
         let mut mentions = PlaceMentions {
             local: self.context.local.iter().any(|t| t.occurs_in(folded)),
-            transfer: self.context.transfer.iter().any(|t| t.occurs_in(folded)),
+            transfer: self.asks_about_a_move(folded),
             ..PlaceMentions::default()
         };
         let mut last_source_end: Option<usize> = None;
@@ -203,6 +204,26 @@ impl ServiceArea {
             });
         }
         mentions
+    }
+}
+
+impl ServiceArea {
+    /// Whether a transfer word occurs that is not a move already made: 户籍上个月刚迁回金门 says where
+    /// the person now lives, and the question that follows is that place's.
+    fn asks_about_a_move(&self, folded: &str) -> bool {
+        self.context.transfer.iter().any(|term| {
+            folded.match_indices(term.text.as_str()).any(|(at, found)| {
+                let end = at + found.len();
+                let before = folded[..at].trim_end();
+                term.fits(folded, at, end)
+                    && !self
+                        .context
+                        .transfer_done_before
+                        .iter()
+                        .any(|t| t.ends(before))
+                    && !folded[end..].starts_with('了')
+            })
+        })
     }
 }
 
@@ -345,6 +366,7 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "origin_after" => &mut context.origin_after,
                 "local" => &mut context.local,
                 "transfer" => &mut context.transfer,
+                "transfer_done_before" => &mut context.transfer_done_before,
                 "left_before" => &mut context.left_before,
                 "target_before" => &mut context.target_before,
                 "target_verb" => &mut context.target_verb,
@@ -483,6 +505,19 @@ mod tests {
             "我要去日本登记结婚，对方要未婚证明。在广东怎么办理未婚公证？",
         ));
         assert!(both.target_here);
+    }
+
+    #[test]
+    fn a_move_already_made_is_no_transfer() {
+        let area = ServiceArea::default();
+        let transfer = |text: &str| area.mentions(&fold(text)).transfer;
+        assert!(transfer("社保从成都转到广州怎么办"));
+        assert!(transfer("户口迁回湖南老家要什么材料"));
+        assert!(!transfer(
+            "金門縣民每年春節配售的高粱酒要去哪裡領？我戶籍上個月剛遷回金門"
+        ));
+        assert!(!transfer("户口已经迁到成都了，那边的医保怎么办"));
+        assert!(!transfer("我户口迁到了西安"));
     }
 
     #[test]
