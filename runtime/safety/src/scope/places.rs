@@ -42,6 +42,8 @@ struct Context {
     local: Vec<Term>,
     transfer: Vec<Term>,
     transfer_done_before: Vec<Term>,
+    moved_there: Vec<Term>,
+    still_here: Vec<Term>,
     left_before: Vec<Term>,
     target_before: Vec<Term>,
     target_verb: Vec<Term>,
@@ -208,22 +210,33 @@ impl ServiceArea {
 }
 
 impl ServiceArea {
-    /// Whether a transfer word occurs that is not a move already made: 户籍上个月刚迁回金门 says where
-    /// the person now lives, and the question that follows is that place's.
+    /// Whether a transfer word occurs that is not the person's own move there, made already:
+    /// 户籍上个月刚迁回金门 names where the person lives now, and the question is that place's. A
+    /// move of a record out of here (社保已经转出了) or a question about what was left here
+    /// (之前交的公积金, 原来的社保卡还能用吗) still involves this side.
     fn asks_about_a_move(&self, folded: &str) -> bool {
+        let left_something_here = self.context.still_here.iter().any(|t| t.occurs_in(folded));
         self.context.transfer.iter().any(|term| {
             folded.match_indices(term.text.as_str()).any(|(at, found)| {
                 let end = at + found.len();
-                let before = folded[..at].trim_end();
                 term.fits(folded, at, end)
-                    && !self
-                        .context
-                        .transfer_done_before
-                        .iter()
-                        .any(|t| t.ends(before))
-                    && !folded[end..].starts_with('了')
+                    && (left_something_here
+                        || !self.context.moved_there.contains(term)
+                        || !self.is_done(&folded[..at], &folded[end..]))
             })
         })
+    }
+
+    /// Whether a move word between `before` and `after` is done already: a `!transfer_done_before`
+    /// word before it, or 了 after it that asks nothing (迁到了吗 asks).
+    fn is_done(&self, before: &str, after: &str) -> bool {
+        let before = before.trim_end();
+        self.context
+            .transfer_done_before
+            .iter()
+            .any(|t| t.ends(before))
+            || (after.starts_with('了')
+                && !after['了'.len_utf8()..].starts_with(['吗', '没', '么']))
     }
 }
 
@@ -367,6 +380,8 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "local" => &mut context.local,
                 "transfer" => &mut context.transfer,
                 "transfer_done_before" => &mut context.transfer_done_before,
+                "moved_there" => &mut context.moved_there,
+                "still_here" => &mut context.still_here,
                 "left_before" => &mut context.left_before,
                 "target_before" => &mut context.target_before,
                 "target_verb" => &mut context.target_verb,
@@ -518,6 +533,16 @@ mod tests {
         ));
         assert!(!transfer("户口已经迁到成都了，那边的医保怎么办"));
         assert!(!transfer("我户口迁到了西安"));
+        // A record moved out of here, a move asked about, or what was left here: still a transfer.
+        assert!(transfer(
+            "我社保已经转出了，成都那边说还没收到，怎么查进度？"
+        ));
+        assert!(transfer("医保已异地备案到成都，住院费用怎么直接结算？"));
+        assert!(transfer("户口迁到了吗？成都那边要我问"));
+        assert!(transfer("我户口刚迁到杭州，原来的社保卡还能用吗"));
+        assert!(transfer(
+            "我去年调到武汉工作了，之前交的住房公积金怎么提取？"
+        ));
     }
 
     #[test]
