@@ -224,6 +224,36 @@ pub fn asks_where_to_book(text: &str) -> bool {
             clause.find("预约").map(|end| (at, at + end + "预约".len()))
         })
     });
+    // `预约是在哪个系统里操作的`: a where word after 预约 in its clause (not 哪个 or 怎么 alone,
+    // which ask which slot or how the booking went).
+    const WHERE_AFTER: [&str; 12] = [
+        "在哪",
+        "去哪",
+        "哪里",
+        "哪儿",
+        "什么平台",
+        "哪个平台",
+        "什么系统",
+        "哪个系统",
+        "什么网站",
+        "哪个网站",
+        "什么渠道",
+        "哪个app",
+    ];
+    let cue = cue.or_else(|| {
+        folded.match_indices("预约").find_map(|(at, _)| {
+            let clause: String = folded[at..]
+                .chars()
+                .take_while(|c| !"，。？！,.?!；;".contains(*c))
+                .take(12)
+                .collect();
+            WHERE_AFTER
+                .iter()
+                .filter_map(|w| clause.find(w).map(|i| i + w.len()))
+                .min()
+                .map(|end| (at, at + end))
+        })
+    });
     if let Some((start, end)) = cue {
         // The matter: Han characters outside the cue, other than the words around any question.
         const FILLER: &str = "我们你请问想要能可以在去到了的吗呢啊吧呀是个这那一下网上线上现场";
@@ -880,6 +910,7 @@ mod tests {
             "想去看守所探视，在哪里可以网上预约？",
             "我们打算下个月登记结婚，结婚登记怎么网上预约？",
             "在哪里预约？预约成功会发短信给我吗",
+            "我帮舅舅办低收入家庭的申请，听说要先预约，预约是在哪个系统里操作的？",
             "Where can I book a marriage registration in Guangzhou?",
         ] {
             assert!(asks_where_to_book(text), "{text}");
@@ -895,6 +926,8 @@ mod tests {
             "查一下我的预约",
             "我上周约的探视，怎么改预约时间？",
             "探视的预约怎么取消预约？",
+            "预约在哪里？",
+            "预约哪个时间段比较好？",
             "结婚登记要带哪些材料？",
         ] {
             assert!(!asks_where_to_book(text), "{text}");

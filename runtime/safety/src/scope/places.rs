@@ -39,6 +39,7 @@ struct Context {
     origin_before: Vec<Term>,
     not_origin_after: Vec<Term>,
     origin_after: Vec<Term>,
+    plate_after: Vec<Term>,
     local: Vec<Term>,
     transfer: Vec<Term>,
     transfer_done_before: Vec<Term>,
@@ -166,6 +167,10 @@ impl ServiceArea {
                 .iter()
                 .any(|t| t.starts(after_raw) || t.starts(after))
             {
+                continue;
+            }
+            // 我的车是粤A牌照，要开去北京: where the car is registered, not where the service is.
+            if self.context.plate_after.iter().any(|t| t.starts(after_raw)) {
                 continue;
             }
             if place.in_area {
@@ -377,6 +382,7 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "origin_before" => &mut context.origin_before,
                 "not_origin_after" => &mut context.not_origin_after,
                 "origin_after" => &mut context.origin_after,
+                "plate_after" => &mut context.plate_after,
                 "local" => &mut context.local,
                 "transfer" => &mut context.transfer,
                 "transfer_done_before" => &mut context.transfer_done_before,
