@@ -66,9 +66,12 @@ use crate::document::{item_level, ItemLevel};
 use crate::search::Hit;
 use crate::DocKind;
 
-/// How many of the first hits are reordered. The family members sit within the first few; going
-/// deeper lets a far-down hit with a lucky name jump over the evidence of both rankings.
-pub const DEPTH: usize = 5;
+/// How many of the first hits are reordered. The family members sit within the first few; the
+/// fused score's weight keeps a far-down hit with a lucky name from jumping over the evidence of
+/// both rankings. Over the 6,070 questions of every set (stop 31), 8 against 5 kept recall@1
+/// (0.8405 → 0.8404) and raised recall@5 (0.955 → 0.963): an asked entry at fused rank 6–8 whose
+/// name fits the question joins the first five (a Taipei entry on the same topic as its neighbours).
+pub const DEPTH: usize = 8;
 
 /// Whether entries of this kind are named by their title (see the module documentation).
 pub fn named_by_title(kind: DocKind) -> bool {
@@ -832,8 +835,11 @@ mod tests {
             hit("出省变更", DocKind::ServiceItem, 0.09),
             hit("faq", DocKind::Faq, 0.07),
             hit("far", DocKind::ServiceItem, 0.04),
-            hit("beyond the depth", DocKind::ServiceItem, 0.03),
         ];
+        // Staff passages (which stay where they are) fill the depth, so the next hit lies beyond it.
+        let fillers: Vec<String> = (hits.len()..DEPTH).map(|n| format!("report#{n}")).collect();
+        hits.extend(fillers.iter().map(|id| hit(id, DocKind::StaffDoc, 0.035)));
+        hits.push(hit("beyond the depth", DocKind::ServiceItem, 0.03));
         let query = [1.0, 0.0];
         let vector = |name: &str| -> Option<Arc<Vec<f32>>> {
             Some(Arc::new(match name {
@@ -845,17 +851,10 @@ mod tests {
         };
         rerank(&mut hits, "", &query, &QualifierWords::default(), vector);
         let order: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
-        assert_eq!(
-            order,
-            [
-                "出省变更",
-                "report#1",
-                "省内变更",
-                "faq",
-                "far",
-                "beyond the depth"
-            ]
-        );
+        let mut expected = vec!["出省变更", "report#1", "省内变更", "faq", "far"];
+        expected.extend(fillers.iter().map(String::as_str));
+        expected.push("beyond the depth");
+        assert_eq!(order, expected);
         // A name far from the question cannot jump more than a few ranks of fused evidence.
         assert!(hits[3].score > hits[4].score);
     }
