@@ -39,6 +39,9 @@ struct Context {
     origin_before: Vec<Term>,
     not_origin_after: Vec<Term>,
     origin_after: Vec<Term>,
+    destination_before: Vec<Term>,
+    leaving_the_country: Vec<Term>,
+    abroad_before: Vec<Term>,
     plate_after: Vec<Term>,
     local: Vec<Term>,
     transfer: Vec<Term>,
@@ -155,6 +158,12 @@ impl ServiceArea {
             ..PlaceMentions::default()
         };
         let mut last_source_end: Option<usize> = None;
+        // 带档案复印件去日本开会，出境审批…: leaving the country is handled here, wherever it goes.
+        let leaves_the_country = self
+            .context
+            .leaving_the_country
+            .iter()
+            .any(|t| t.occurs_in(folded));
         // Where a "here" word follows another place (`昆明本地`, `成都这边`): that place's here.
         let mut others_here: Vec<usize> = Vec::new();
         for place in self.places_in(folded) {
@@ -169,8 +178,10 @@ impl ServiceArea {
             {
                 continue;
             }
-            // 我的车是粤A牌照，要开去北京: where the car is registered, not where the service is.
-            if self.context.plate_after.iter().any(|t| t.starts(after_raw)) {
+            // 我的车是粤A牌照，要开去北京: where the car is registered, not where the service is
+            // (only a province's one-character name: 杭州A类人才 is Hangzhou's).
+            let one_character = place.name.chars().count() == 1;
+            if one_character && self.context.plate_after.iter().any(|t| t.starts(after_raw)) {
                 continue;
             }
             if place.in_area {
@@ -189,6 +200,13 @@ impl ServiceArea {
             last_source_end = source.then_some(place.end);
             let origin = source
                 || self.context.origin_before.iter().any(|t| t.ends(before))
+                || self
+                    .context
+                    .destination_before
+                    .iter()
+                    .any(|t| t.ends(before))
+                || (leaves_the_country
+                    && self.context.abroad_before.iter().any(|t| t.ends(before)))
                 || (!self
                     .context
                     .not_origin_after
@@ -382,6 +400,9 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "origin_before" => &mut context.origin_before,
                 "not_origin_after" => &mut context.not_origin_after,
                 "origin_after" => &mut context.origin_after,
+                "destination_before" => &mut context.destination_before,
+                "leaving_the_country" => &mut context.leaving_the_country,
+                "abroad_before" => &mut context.abroad_before,
                 "plate_after" => &mut context.plate_after,
                 "local" => &mut context.local,
                 "transfer" => &mut context.transfer,
