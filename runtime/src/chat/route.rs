@@ -213,15 +213,20 @@ pub fn asks_where_to_book(text: &str) -> bool {
         "什么平台",
         "哪个",
     ];
+    // The next dozen characters from `at`, up to the end of its clause.
+    let clause_from = |at: usize| -> String {
+        folded[at..]
+            .chars()
+            .take_while(|c| !"，。？！,.?!；;".contains(*c))
+            .take(12)
+            .collect()
+    };
     // `在哪里可以网上预约`: 预约 after the question word, before the clause ends.
     let cue = WHERE_OR_HOW.iter().find_map(|w| {
         folded.match_indices(w).find_map(|(at, _)| {
-            let clause: String = folded[at..]
-                .chars()
-                .take_while(|c| !"，。？！,.?!；;".contains(*c))
-                .take(12)
-                .collect();
-            clause.find("预约").map(|end| (at, at + end + "预约".len()))
+            clause_from(at)
+                .find("预约")
+                .map(|end| (at, at + end + "预约".len()))
         })
     });
     // `预约是在哪个系统里操作的`: a where word after 预约 in its clause (not 哪个 or 怎么 alone,
@@ -242,11 +247,7 @@ pub fn asks_where_to_book(text: &str) -> bool {
     ];
     let cue = cue.or_else(|| {
         folded.match_indices("预约").find_map(|(at, _)| {
-            let clause: String = folded[at..]
-                .chars()
-                .take_while(|c| !"，。？！,.?!；;".contains(*c))
-                .take(12)
-                .collect();
+            let clause = clause_from(at);
             WHERE_AFTER
                 .iter()
                 .filter_map(|w| clause.find(w).map(|i| i + w.len()))
