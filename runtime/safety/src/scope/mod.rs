@@ -365,8 +365,8 @@ fn contains_word(text: &str, word: &str) -> bool {
 fn elsewhere(area: &ServiceArea, folded: &str) -> bool {
     let places = area.mentions(folded);
     // A transfer involves this side, unless it names two other places and none of ours
-    // (重庆的公积金转到西安).
-    let transfer_here = places.transfer && places.other.len() < 2;
+    // (重庆的公积金转到西安; but 从广东运到福建福州 leaves from here).
+    let transfer_here = places.transfer && (places.other.len() < 2 || places.sent_from_here);
     let here = (places.area || places.local) && (!places.target_elsewhere || places.target_here);
     !places.other.is_empty() && !here && !transfer_here
 }

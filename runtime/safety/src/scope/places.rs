@@ -78,6 +78,9 @@ pub(crate) struct PlaceMentions {
     pub local: bool,
     /// Whether the question is about moving something between places.
     pub transfer: bool,
+    /// Whether something is sent from a place in the area (`从广东运到福建福州`, not the person's own
+    /// move: `从广州调到南京`): the transfer involves this side whatever places it names.
+    pub sent_from_here: bool,
     /// Whether the question asks to do a service in another place (`想在西安办结婚登记`): a place of
     /// the area elsewhere in it is then only where the person lives or comes from…
     pub target_elsewhere: bool,
@@ -158,6 +161,11 @@ impl ServiceArea {
             ..PlaceMentions::default()
         };
         let mut last_source_end: Option<usize> = None;
+        let sends_something = self
+            .context
+            .transfer
+            .iter()
+            .any(|t| !self.context.moved_there.contains(t) && t.occurs_in(folded));
         // 带档案复印件去日本开会，出境审批…: leaving the country is handled here, wherever it goes.
         let leaves_the_country = self
             .context
@@ -188,6 +196,8 @@ impl ServiceArea {
                 // 从广州搬到成都: the area is where the person left, not where the service is.
                 if !self.context.left_before.iter().any(|t| t.ends(before)) {
                     mentions.area = true;
+                } else if sends_something {
+                    mentions.sent_from_here = true;
                 }
                 mentions.target_here |= self.is_target(before, after_raw);
                 continue;
