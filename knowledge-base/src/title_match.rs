@@ -126,6 +126,9 @@ const PROGRESS_CUES: &[&str] = &[
     "到哪了",
     "status",
     "progress",
+    "track",
+    "be ready",
+    "ready yet",
 ];
 
 /// Whether the folded question holds one of `cues` (see [`mentions`]).
