@@ -560,6 +560,16 @@ mod tests {
     }
 
     #[test]
+    fn goods_sent_from_here_involve_this_side_but_a_persons_move_does_not() {
+        let area = ServiceArea::default();
+        let sent = |text: &str| area.mentions(&fold(text)).sent_from_here;
+        assert!(sent("苗木从广东运到福建福州卖，检疫证书怎么办"));
+        assert!(!sent("我从广州调到南京工作了，南京的公积金怎么贷"));
+        // Sent from elsewhere: nothing leaves from here.
+        assert!(!sent("设备从湖南长沙运到广州要办什么"));
+    }
+
+    #[test]
     fn a_move_already_made_is_no_transfer() {
         let area = ServiceArea::default();
         let transfer = |text: &str| area.mentions(&fold(text)).transfer;
