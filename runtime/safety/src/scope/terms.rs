@@ -33,9 +33,12 @@ impl Term {
     }
 
     /// Whether an occurrence of this term at `start..end` of `text` respects its word boundaries.
+    /// `non-` glues to the word after it: a non-local resident is not local.
     pub fn fits(&self, text: &str, start: usize, end: usize) -> bool {
         let glued = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-        let glued_before = self.start_boundary && glued(text[..start].chars().next_back());
+        let negated = text[..start].ends_with("non-");
+        let glued_before =
+            self.start_boundary && (negated || glued(text[..start].chars().next_back()));
         let glued_after = self.end_boundary && glued(text[end..].chars().next());
         !glued_before && !glued_after
     }
@@ -101,5 +104,9 @@ mod tests {
         assert!(!a_share.occurs_in("ba股"));
         let chinese = Term::parse("股票").unwrap();
         assert!(chinese.occurs_in("买股票"));
+        // `non-` negates: a non-local resident is not local.
+        let local = Term::parse("local").unwrap();
+        assert!(local.occurs_in("a local school"));
+        assert!(!local.occurs_in("as non-local residents"));
     }
 }
