@@ -685,12 +685,17 @@ struct CharPairs {
     chars: std::collections::HashSet<char>,
 }
 
+/// Words that measure time, not name a kind of service: `多少个工作日办结` asks a deadline and
+/// does not write the `工作` of `工作类外国人居留证件`. They are left out of a question's pairs.
+const TIME_UNITS: [&str; 1] = ["工作日"];
+
 impl CharPairs {
     fn of(folded_question: &str) -> Self {
-        let chars: Vec<char> = folded_question
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .collect();
+        let mut question = folded_question.to_string();
+        for unit in TIME_UNITS {
+            question = question.replace(unit, " ");
+        }
+        let chars: Vec<char> = question.chars().filter(|c| c.is_alphanumeric()).collect();
         CharPairs {
             pairs: chars.windows(2).map(|w| (w[0], w[1])).collect(),
             chars: chars.into_iter().collect(),
@@ -1251,6 +1256,10 @@ mod tests {
         assert_eq!(pairs.written_share("中医"), Some(0.0)); // shares 医, not a pair
         assert_eq!(pairs.written_share("(武警)执业"), Some(2.0 / 3.0)); // 武警, 执业; not 警执
         assert_eq!(pairs.written_share("（）"), None);
+        // A deadline in working days writes no 工作.
+        let deadline = CharPairs::of("外国人申请停留证件,最长多少个工作日办结");
+        assert_eq!(deadline.written_share("工作"), Some(0.0));
+        assert_eq!(deadline.written_share("停留"), Some(1.0));
     }
 
     #[test]

@@ -49,6 +49,7 @@ struct Context {
     moved_there: Vec<Term>,
     still_here: Vec<Term>,
     left_before: Vec<Term>,
+    retired_after: Vec<Term>,
     target_before: Vec<Term>,
     target_verb: Vec<Term>,
     county_suffix: Vec<Term>,
@@ -193,8 +194,12 @@ impl ServiceArea {
                 continue;
             }
             if place.in_area {
-                // 从广州搬到成都: the area is where the person left, not where the service is.
-                if !self.context.left_before.iter().any(|t| t.ends(before)) {
+                // 从广州搬到成都: the area is where the person left, not where the service is…
+                // …unless they retired from there (从广东省直单位退休后搬去成都): their pension is
+                // still paid here.
+                if !self.context.left_before.iter().any(|t| t.ends(before))
+                    || self.retired_from(after_raw)
+                {
                     mentions.area = true;
                 } else if sends_something {
                     mentions.sent_from_here = true;
@@ -258,6 +263,15 @@ impl ServiceArea {
                         || !self.is_done(&folded[..at], &folded[end..]))
             })
         })
+    }
+
+    /// Whether the clause after a place the person left says they retired from it.
+    fn retired_from(&self, after: &str) -> bool {
+        let clause = clause_start(after);
+        self.context
+            .retired_after
+            .iter()
+            .any(|t| t.occurs_in(clause))
     }
 
     /// Whether a move word between `before` and `after` is done already: a `!transfer_done_before`
@@ -353,6 +367,14 @@ const LIST_SOURCE_CUES: [&str; 3] = ["从", "来自", "from"];
 /// How far after a place a service verb still belongs to it (`在西安雁塔区办`), in characters.
 const TARGET_REACH: usize = 12;
 
+/// What ends a clause (after folding, which keeps 。 and turns ， into `,`; both are listed).
+const CLAUSE_ENDS: [char; 10] = ['，', ',', '。', '？', '?', '！', '!', '；', ';', '\n'];
+
+/// `text` up to the end of its first clause.
+fn clause_start(text: &str) -> &str {
+    text.split(CLAUSE_ENDS).next().unwrap_or(text)
+}
+
 /// What after a service verb makes it done already (`在上海办过营业执照`, `在北京办的`), not asked for.
 const DONE_AFTER_VERB: [char; 4] = ['了', '过', '的', '完'];
 
@@ -364,16 +386,7 @@ impl ServiceArea {
         if !self.context.target_before.iter().any(|t| t.ends(before)) {
             return false;
         }
-        let clause_end = after
-            .char_indices()
-            .find(|&(_, c)| {
-                matches!(
-                    c,
-                    '，' | ',' | '。' | '？' | '?' | '！' | '!' | '；' | ';' | '\n'
-                )
-            })
-            .map_or(after.len(), |(at, _)| at);
-        let clause: String = after[..clause_end].chars().take(TARGET_REACH).collect();
+        let clause: String = clause_start(after).chars().take(TARGET_REACH).collect();
         self.context.target_verb.iter().any(|verb| {
             clause
                 .match_indices(verb.text.as_str())
@@ -420,6 +433,7 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "moved_there" => &mut context.moved_there,
                 "still_here" => &mut context.still_here,
                 "left_before" => &mut context.left_before,
+                "retired_after" => &mut context.retired_after,
                 "target_before" => &mut context.target_before,
                 "target_verb" => &mut context.target_verb,
                 "county_suffix" => &mut context.county_suffix,
@@ -567,6 +581,17 @@ mod tests {
         assert!(!sent("我从广州调到南京工作了，南京的公积金怎么贷"));
         // Sent from elsewhere: nothing leaves from here.
         assert!(!sent("设备从湖南长沙运到广州要办什么"));
+    }
+
+    #[test]
+    fn a_place_retired_from_is_still_where_the_pension_is() {
+        let area = ServiceArea::default();
+        let here = |text: &str| area.mentions(&fold(text)).area;
+        assert!(here(
+            "我从广东省直事业单位退休后搬去成都跟女儿住，养老金资格认证要填什么表"
+        ));
+        // Retiring in the new place, in a later clause, ties nothing here.
+        assert!(!here("我从广州搬到成都，在成都退休的话养老金怎么领"));
     }
 
     #[test]
