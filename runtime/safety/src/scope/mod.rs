@@ -568,11 +568,11 @@ mod tests {
         );
         // The name may be in any request after the opening.
         let named_first = judge(
-            "我儿子天天缠着我聊篮球，烦死了哈哈。广东省科技图书馆的馆藏书刊有哪些？周末开门吗？",
+            "我儿子天天缠着我聊篮球，烦死了哈哈。广东省科技图书馆里都有什么书刊？周末开门吗？",
         );
         assert_eq!(
             named_first.unnamed_service.as_deref(),
-            Some("广东省科技图书馆的馆藏书刊有哪些。周末开门吗")
+            Some("广东省科技图书馆里都有什么书刊。周末开门吗")
         );
         // Chit-chat all through: the last request is itself declined.
         assert_eq!(
