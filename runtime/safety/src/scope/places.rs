@@ -267,7 +267,7 @@ impl ServiceArea {
 
     /// Whether the clause after a place the person left says they retired from it.
     fn retired_from(&self, after: &str) -> bool {
-        let clause = clause_start(after);
+        let clause = first_clause(after);
         self.context
             .retired_after
             .iter()
@@ -371,7 +371,7 @@ const TARGET_REACH: usize = 12;
 const CLAUSE_ENDS: [char; 10] = ['，', ',', '。', '？', '?', '！', '!', '；', ';', '\n'];
 
 /// `text` up to the end of its first clause.
-fn clause_start(text: &str) -> &str {
+fn first_clause(text: &str) -> &str {
     text.split(CLAUSE_ENDS).next().unwrap_or(text)
 }
 
@@ -386,7 +386,7 @@ impl ServiceArea {
         if !self.context.target_before.iter().any(|t| t.ends(before)) {
             return false;
         }
-        let clause: String = clause_start(after).chars().take(TARGET_REACH).collect();
+        let clause: String = first_clause(after).chars().take(TARGET_REACH).collect();
         self.context.target_verb.iter().any(|verb| {
             clause
                 .match_indices(verb.text.as_str())
