@@ -9,7 +9,7 @@
 //! terms are put before the question before it is tokenized and embedded.
 //!
 //! Matching is on lowercase words, longest phrase first (up to [`MAX_PHRASE_WORDS`] words), with a
-//! plural fallback (`permits` → `permit`, `policies` → `policy`).
+//! plural fallback (`permits` → `permit`, `policies` → `policy`, `buses` → `bus`).
 //!
 //! Chinese questions have the same gap within one language: citizens say 回乡证, 驾照, 户口本,
 //! 丢了, the guides say 港澳居民来往内地通行证, 机动车驾驶证, 居民户口簿, 遗失/补发. A second table
@@ -132,7 +132,9 @@ impl Glossary {
         } else {
             return None;
         };
-        self.terms.get(&singular)
+        // `buses`, `branches`: the `-es` plurals drop two letters.
+        let es_plural = || singular.strip_suffix('e').and_then(|s| self.terms.get(s));
+        self.terms.get(&singular).or_else(es_plural)
     }
 }
 
@@ -151,12 +153,14 @@ mod tests {
     #[test]
     fn longest_phrases_win_and_plurals_fold() {
         let g = Glossary::parse(
-            "# comment\nresidence\t居留\nresidence permit\t居留许可\npermit\t许可\nfee\t收费\n",
+            "# comment\nresidence\t居留\nresidence permit\t居留许可\npermit\t许可\nfee\t收费\nbus\t公交\n",
         );
         assert_eq!(
             g.expand("Residence permits: what fees?"),
             "居留许可 收费 Residence permits: what fees?"
         );
+        assert_eq!(g.expand("between buses"), "公交 between buses");
+        assert_eq!(g.expand("busses"), "busses");
         assert_eq!(g.expand("营业执照"), "营业执照");
         assert_eq!(g.expand("hello world"), "hello world");
     }

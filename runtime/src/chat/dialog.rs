@@ -22,6 +22,7 @@ pub(crate) async fn start_if_routed(
     if skills.is_empty()
         || route::asks_what_is_required(&cx.masked)
         || route::asks_where_to_book(&cx.masked)
+        || route::asks_whom_to_call(&cx.masked)
     {
         return Ok(None);
     }

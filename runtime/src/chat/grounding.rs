@@ -651,6 +651,23 @@ pub fn cites_beyond(answer: &str, passages: usize) -> bool {
     markers(answer).into_iter().any(|n| n > passages)
 }
 
+/// Whether `answer` says anything besides its `[n]` markers: a letter, a Han character or a digit
+/// outside brackets. A marker still being written (`[1`) counts as a marker.
+pub fn has_words(answer: &str) -> bool {
+    let mut in_marker = false;
+    answer.chars().any(|c| match c {
+        '[' => {
+            in_marker = true;
+            false
+        }
+        ']' => {
+            in_marker = false;
+            false
+        }
+        c => !in_marker && c.is_alphanumeric(),
+    })
+}
+
 /// Sentences ending at Chinese or Latin sentence punctuation or a line break;
 /// a marker right after the punctuation (`…材料。[1]`) stays with its sentence.
 fn sentences(text: &str) -> Vec<&str> {
@@ -800,6 +817,16 @@ mod tests {
         assert_eq!(check.flagged.len(), 1);
         assert_eq!(check.flagged[0].reason, "figure_not_in_source");
         assert_eq!(check.flagged[0].figure.as_deref(), Some("300"));
+    }
+
+    #[test]
+    fn markers_alone_are_no_words() {
+        for answer in ["", "[1]", "[1] [2] [3]\n", "[1", "[1] [2", " 。[2]"] {
+            assert!(!has_words(answer), "{answer:?}");
+        }
+        for answer in ["[1] 需要身份证", "是", "Yes [1]", "[1] 20"] {
+            assert!(has_words(answer), "{answer:?}");
+        }
     }
 
     #[test]

@@ -684,6 +684,10 @@ async fn answer_from_knowledge_base(
         })
     });
     let mut answer = String::new();
+    // How much of `answer` the reader has seen. A small model sometimes writes nothing but its
+    // markers (`[1] [2]`): they are held back until a word comes, and a reply of markers alone is
+    // introduced in words instead (the guide's own words under it answer).
+    let mut streamed = 0;
     while let Some(piece) = piece_rx.recv().await {
         answer.push_str(&piece);
         if grounding::cites_beyond(&answer, used) {
@@ -691,14 +695,21 @@ async fn answer_from_knowledge_base(
                 passages = used,
                 "the model cited a source it was not given; generation stopped"
             );
-            answer.truncate(answer.len() - piece.len()); // what the reader saw
+            answer.truncate(answer.len() - piece.len());
             break;
         }
-        if !cx.stream(&piece).await {
+        if streamed == 0 && !grounding::has_words(&answer) {
+            continue;
+        }
+        if !cx.stream(&answer[streamed..]).await {
             break; // the client went away: dropping the receiver stops generation
         }
+        streamed = answer.len();
     }
     drop(piece_rx);
+    if streamed == 0 {
+        cx.stream(replies::see_the_guide(lang)).await;
+    }
     let stats = generation
         .await
         .map_err(|e| ("internal", e.to_string()))?

@@ -236,6 +236,16 @@ pub fn alternative_note(lang: Lang, n: usize, entry: &Hit) -> String {
     }
 }
 
+/// Stands for an answer in which the model wrote nothing but its source markers.
+pub fn see_the_guide(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "请查看下面引用的办事指南。",
+        "請查看下面引用的辦事指南。",
+        "Please see the service guide cited below.",
+    )
+}
+
 /// Introduces the verbatim sentence from the source under an answer.
 pub fn quote_label(lang: Lang) -> &'static str {
     pick(lang, "原文", "原文", "Source text")

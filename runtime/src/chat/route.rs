@@ -295,6 +295,43 @@ pub fn asks_where_to_book(text: &str) -> bool {
         })
 }
 
+/// The message asks whom to call (`想投诉，打哪个电话？`, `咨询电话是多少`, `what's the hotline?`)
+/// and asks no one to do anything: the guide's 咨询电话 and 投诉电话 answer it, even when the
+/// matter it names (`网上预约结婚登记的时候遇到问题`) sits close to a skill's examples. The user's
+/// own number (`我的电话是〔电话1〕`) is no such question.
+pub fn asks_whom_to_call(text: &str) -> bool {
+    let folded = govassist_kb::text::fold(text);
+    const REQUESTS: [&str; 7] = [
+        "帮我",
+        "帮忙",
+        "替我",
+        "请你",
+        "麻烦你",
+        "我要预约",
+        "我想预约",
+    ];
+    if REQUESTS.iter().any(|r| folded.contains(r)) {
+        return false;
+    }
+    const QUESTIONS: [&str; 14] = [
+        "哪个电话",
+        "什么电话",
+        "电话是多少",
+        "电话多少",
+        "电话号码是",
+        "打哪个",
+        "打什么",
+        "咨询电话",
+        "投诉电话",
+        "热线是",
+        "phone number",
+        "hotline",
+        "which number",
+        "what number",
+    ];
+    QUESTIONS.iter().any(|q| folded.contains(q))
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -932,6 +969,25 @@ mod tests {
             "结婚登记要带哪些材料？",
         ] {
             assert!(!asks_where_to_book(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn whom_to_call_is_a_question_for_the_guide() {
+        for text in [
+            "网上预约结婚登记的时候遇到问题，想投诉，打哪个电话？",
+            "预约探视的咨询电话是多少？",
+            "What's the hotline for marriage registration appointments?",
+        ] {
+            assert!(asks_whom_to_call(text), "{text}");
+        }
+        for text in [
+            "帮我预约明天上午，我的电话是〔电话1〕",
+            "我想预约下周一，联系电话〔电话1〕",
+            "麻烦你帮我约一下，有问题打哪个电话都行",
+            "预约探视",
+        ] {
+            assert!(!asks_whom_to_call(text), "{text}");
         }
     }
 
