@@ -651,21 +651,48 @@ pub fn cites_beyond(answer: &str, passages: usize) -> bool {
     markers(answer).into_iter().any(|n| n > passages)
 }
 
-/// Whether `answer` says anything besides its `[n]` markers: a letter, a Han character or a digit
-/// outside brackets. A marker still being written (`[1`) counts as a marker.
-pub fn has_words(answer: &str) -> bool {
+/// The words of `text` without its `[n]` markers (a marker still being written, `[1`, counts as
+/// one), punctuation or spaces, folded: what an answer says, for comparing it with the question.
+fn words_of(text: &str) -> String {
     let mut in_marker = false;
-    answer.chars().any(|c| match c {
-        '[' => {
-            in_marker = true;
-            false
-        }
-        ']' => {
-            in_marker = false;
-            false
-        }
-        c => !in_marker && c.is_alphanumeric(),
-    })
+    let kept: String = text
+        .chars()
+        .filter(|&c| match c {
+            '[' => {
+                in_marker = true;
+                false
+            }
+            ']' => {
+                in_marker = false;
+                false
+            }
+            c => !in_marker && c.is_alphanumeric(),
+        })
+        .collect();
+    govassist_kb::text::fold(&kept)
+}
+
+/// Whether `answer` says anything besides its `[n]` markers: a letter, a Han character or a digit.
+pub fn has_words(answer: &str) -> bool {
+    !words_of(answer).is_empty()
+}
+
+/// Whether `answer`, so far, only repeats the start of `question` (in either script, punctuation
+/// aside): a small model sometimes answers by restating the question, which the reader should not
+/// see as an answer. Nothing written yet repeats nothing.
+pub fn repeats_question(answer: &str, question: &str) -> bool {
+    let answer = words_of(answer);
+    !answer.is_empty() && words_of(question).starts_with(&answer)
+}
+
+/// Whether the whole of `answer` restates `question`: it repeats the question's start and covers
+/// most of it (three fifths), so that a short answer that happens to begin like the question
+/// (`可以` to `可以网上办吗`) is still shown.
+pub fn restates_question(answer: &str, question: &str) -> bool {
+    let (answer, question) = (words_of(answer), words_of(question));
+    !answer.is_empty()
+        && question.starts_with(&answer)
+        && answer.chars().count() * 5 >= question.chars().count() * 3
 }
 
 /// Sentences ending at Chinese or Latin sentence punctuation or a line break;
@@ -827,6 +854,24 @@ mod tests {
         for answer in ["[1] 需要身份证", "是", "Yes [1]", "[1] 20"] {
             assert!(has_words(answer), "{answer:?}");
         }
+    }
+
+    #[test]
+    fn an_answer_that_restates_the_question_is_told_apart() {
+        let question = "保姆虐待孩子，該找誰通報？";
+        // Streaming: still the question's start, in the other script, punctuation aside.
+        assert!(repeats_question("保姆虐待", question));
+        assert!(repeats_question("保姆虐待孩子该找谁通报？[1]", question));
+        assert!(!repeats_question("[1]", question));
+        assert!(!repeats_question("可以向社会局通报", question));
+        // Done: the whole question again, against a short answer that begins like it.
+        assert!(restates_question("保姆虐待孩子该找谁通报？[1]", question));
+        assert!(!restates_question("保姆", question));
+        assert!(!restates_question("", question));
+        assert!(restates_question(
+            "Where can I buy low-cost condoms? [1]",
+            "Where can I buy low-cost condoms, and how much?"
+        ));
     }
 
     #[test]

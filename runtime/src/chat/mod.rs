@@ -685,8 +685,9 @@ async fn answer_from_knowledge_base(
     });
     let mut answer = String::new();
     // How much of `answer` the reader has seen. A small model sometimes writes nothing but its
-    // markers (`[1] [2]`): they are held back until a word comes, and a reply of markers alone is
-    // introduced in words instead (the guide's own words under it answer).
+    // markers (`[1] [2]`), or restates the question: both are held back until the answer says
+    // something else, and a reply of nothing else is introduced in words instead (the guide's own
+    // words under it answer).
     let mut streamed = 0;
     while let Some(piece) = piece_rx.recv().await {
         answer.push_str(&piece);
@@ -698,7 +699,9 @@ async fn answer_from_knowledge_base(
             answer.truncate(answer.len() - piece.len());
             break;
         }
-        if streamed == 0 && !grounding::has_words(&answer) {
+        if streamed == 0
+            && (!grounding::has_words(&answer) || grounding::repeats_question(&answer, &cx.masked))
+        {
             continue;
         }
         if !cx.stream(&answer[streamed..]).await {
@@ -708,7 +711,14 @@ async fn answer_from_knowledge_base(
     }
     drop(piece_rx);
     if streamed == 0 {
-        cx.stream(replies::see_the_guide(lang)).await;
+        let says_nothing =
+            !grounding::has_words(&answer) || grounding::restates_question(&answer, &cx.masked);
+        let shown = if says_nothing {
+            replies::see_the_guide(lang)
+        } else {
+            &answer
+        };
+        cx.stream(shown).await;
     }
     let stats = generation
         .await
