@@ -544,6 +544,39 @@ pub(crate) fn char_pairs(text: &str) -> Vec<(char, char)> {
     pairs
 }
 
+/// How many more of an unmarked answer's own character pairs another passage must hold than the
+/// first for [`unmarked_source`] to prefer it.
+const ATTRIBUTION_MARGIN: usize = 4;
+
+/// The passage (1-based) an answer without markers came from: the one holding most of what the
+/// answer says beyond the question (its character pairs the question lacks), when that is at least
+/// [`ATTRIBUTION_MARGIN`] pairs and twice what the first passage holds; else the first,
+/// best-ranked one. A small model often writes no markers, and then its words come from whichever
+/// passage answers, not always the first (`…应年满20岁…取得保母人员技术士证` from the fourth); sibling
+/// items with nearly the same text (注册会计师注册 for residents of Hong Kong or of Taiwan) stay with the
+/// ranking, which read the question's qualifier.
+pub fn unmarked_source(answer: &str, question: &str, passages: &[&str]) -> usize {
+    let asked = char_pairs(question);
+    let said: Vec<(char, char)> = char_pairs(answer)
+        .into_iter()
+        .filter(|pair| asked.binary_search(pair).is_err())
+        .collect();
+    let held = |passage: &str| {
+        let pairs = char_pairs(passage);
+        said.iter()
+            .filter(|pair| pairs.binary_search(pair).is_ok())
+            .count()
+    };
+    let scores: Vec<usize> = passages.iter().map(|passage| held(passage)).collect();
+    let first = scores.first().copied().unwrap_or(0);
+    // The best score, the earliest passage among equals.
+    let best = (0..scores.len()).rev().max_by_key(|&i| scores[i]);
+    match best {
+        Some(i) if scores[i] >= first + ATTRIBUTION_MARGIN && scores[i] >= 2 * first => i + 1,
+        _ => 1,
+    }
+}
+
 /// Builds the prompt and shrinks it until `fits` says it leaves room for the
 /// answer: earlier turns go first, then the lowest-ranked passages, then the
 /// passages get shorter. Never fails: one passage of 60 characters and the
@@ -872,6 +905,36 @@ mod tests {
             "Where can I buy low-cost condoms? [1]",
             "Where can I buy low-cost condoms, and how much?"
         ));
+    }
+
+    #[test]
+    fn an_unmarked_answer_is_attributed_to_the_passage_it_repeats() {
+        let passages = [
+            "结婚登记预约 受理条件：男方年满22周岁，女方年满20周岁",
+            "申请材料：身份证、户口簿",
+            "保母登记资格：年满20岁，取得保母人员技术士证，或修毕保母专业训练课程并领有结业证书",
+        ];
+        let question = "想在家当保母，需要什么资格才能登记？";
+        let answer = "应年满20岁，并取得保母人员技术士证，或修毕专业训练课程领有结业证书。";
+        assert_eq!(unmarked_source(answer, question, &passages), 3);
+        // What the question says proves nothing, and too little evidence keeps the first.
+        assert_eq!(
+            unmarked_source("需要什么资格才能登记", question, &passages),
+            1
+        );
+        assert_eq!(unmarked_source("可以。", question, &passages), 1);
+        assert_eq!(unmarked_source("Yes, you can.", question, &passages), 1);
+        assert_eq!(unmarked_source("可以。", question, &[]), 1);
+        // A sibling holding a little more of the answer than the first does not take it over.
+        let siblings = [
+            "注册会计师注册（港澳居民）申请材料：注册申请表、一寸蓝底照片、港澳居民居住证信息",
+            "注册会计师注册（台湾居民）申请材料：注册申请表、一寸蓝底照片、台湾居民居住证信息、台湾居民来往大陆通行证",
+        ];
+        let answer = "需要注册申请表、一寸蓝底照片、居住证信息、台湾居民来往大陆通行证。";
+        assert_eq!(
+            unmarked_source(answer, "注册会计师注册要什么材料", &siblings),
+            1
+        );
     }
 
     #[test]

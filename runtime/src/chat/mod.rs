@@ -732,10 +732,14 @@ async fn answer_from_knowledge_base(
     let passages: Vec<&str> = hits.iter().map(|h| h.passage.as_str()).collect();
     let check = grounding::check_citations(&answer, &passages[..used]);
     let mut cited = check.cited.clone();
-    // A small model does not always write its markers; attribute the answer to
-    // the best-ranked source it was grounded on, so the reader always sees where it came from.
+    // A small model does not always write its markers; attribute the answer to the source it
+    // repeats (or the best-ranked one), so the reader always sees where it came from.
     if cited.is_empty() {
-        cited.push(1);
+        cited.push(grounding::unmarked_source(
+            &answer,
+            &cx.masked,
+            &passages[..used],
+        ));
     }
     let mut footer = String::new();
     let handoff = if says_unknown(&answer) {

@@ -50,6 +50,8 @@ struct Context {
     still_here: Vec<Term>,
     left_before: Vec<Term>,
     retired_after: Vec<Term>,
+    insured_after: Vec<Term>,
+    care_elsewhere: Vec<Term>,
     target_before: Vec<Term>,
     target_verb: Vec<Term>,
     county_suffix: Vec<Term>,
@@ -87,6 +89,9 @@ pub(crate) struct PlaceMentions {
     pub target_elsewhere: bool,
     /// …unless the question asks for a service in the area too (`要去日本登记结婚，在广东怎么办理未婚公证`).
     pub target_here: bool,
+    /// Whether the person is insured in another place (`烟台参保的`, `烟台的医保`): care away from
+    /// there (异地就医备案) is then that place's service.
+    pub insured_elsewhere: bool,
 }
 
 impl ServiceArea {
@@ -229,12 +234,19 @@ impl ServiceArea {
                     .any(|t| t.starts(after))
                     && self.context.origin_after.iter().any(|t| t.starts(after)));
             if !origin {
+                mentions.insured_elsewhere |=
+                    self.context.insured_after.iter().any(|t| t.starts(after));
                 if self.context.local.iter().any(|t| t.starts(after_raw)) {
                     others_here.push(place.end);
                 }
                 mentions.other.push(place.name);
                 mentions.target_elsewhere |= self.is_target(before, after_raw);
             }
+        }
+        // 烟台参保的…异地就医备案: care away from the insuring place is its service, whoever asks;
+        // moving the insurance itself (转到, 转移) still involves the new place.
+        if mentions.insured_elsewhere && !mentions.area {
+            mentions.transfer = self.asks_about_a_move_except(folded, &self.context.care_elsewhere);
         }
         if !others_here.is_empty() {
             mentions.local = self.context.local.iter().any(|t| {
@@ -253,8 +265,18 @@ impl ServiceArea {
     /// move of a record out of here (社保已经转出了) or a question about what was left here
     /// (之前交的公积金, 原来的社保卡还能用吗) still involves this side.
     fn asks_about_a_move(&self, folded: &str) -> bool {
+        self.asks_about_a_move_except(folded, &[])
+    }
+
+    /// [`ServiceArea::asks_about_a_move`] by the transfer words other than `skipped`.
+    fn asks_about_a_move_except(&self, folded: &str, skipped: &[Term]) -> bool {
         let left_something_here = self.context.still_here.iter().any(|t| t.occurs_in(folded));
-        self.context.transfer.iter().any(|term| {
+        let words = self
+            .context
+            .transfer
+            .iter()
+            .filter(|t| !skipped.contains(t));
+        words.into_iter().any(|term| {
             folded.match_indices(term.text.as_str()).any(|(at, found)| {
                 let end = at + found.len();
                 term.fits(folded, at, end)
@@ -434,6 +456,8 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "still_here" => &mut context.still_here,
                 "left_before" => &mut context.left_before,
                 "retired_after" => &mut context.retired_after,
+                "insured_after" => &mut context.insured_after,
+                "care_elsewhere" => &mut context.care_elsewhere,
                 "target_before" => &mut context.target_before,
                 "target_verb" => &mut context.target_verb,
                 "county_suffix" => &mut context.county_suffix,
@@ -592,6 +616,22 @@ mod tests {
         ));
         // Retiring in the new place, in a later clause, ties nothing here.
         assert!(!here("我从广州搬到成都，在成都退休的话养老金怎么领"));
+    }
+
+    #[test]
+    fn care_away_from_another_insuring_place_is_that_places_service() {
+        let area = ServiceArea::default();
+        let transfer = |text: &str| area.mentions(&fold(text)).transfer;
+        assert!(!transfer(
+            "我是烟台参保的，长期在外地带娃，烟台的医保异地就医备案怎么办？"
+        ));
+        // Insured here, or moving the insurance itself: a transfer still.
+        assert!(transfer(
+            "我在广州参保，现在长期在成都带娃，异地就医备案怎么办？"
+        ));
+        assert!(transfer("我是成都参保的，想把医保转到这边，要什么材料"));
+        // Care away from a place named without insurance (医保已异地备案到成都) is a transfer.
+        assert!(transfer("医保已异地备案到成都，住院费用怎么直接结算？"));
     }
 
     #[test]
