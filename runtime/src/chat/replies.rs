@@ -236,7 +236,7 @@ pub fn alternative_note(lang: Lang, n: usize, entry: &Hit) -> String {
     }
 }
 
-/// Stands for an answer in which the model wrote nothing but its source markers.
+/// Stands for an answer in which the model wrote nothing but its source markers or the question again.
 pub fn see_the_guide(lang: Lang) -> &'static str {
     pick(
         lang,
