@@ -161,6 +161,19 @@ pub fn asks_what_is_required(text: &str) -> bool {
     chinese || english
 }
 
+/// Words that ask someone to do something or to book (`帮我`, `我想预约`): a request for the
+/// booking skill, never a question for the guide.
+const BOOKING_REQUESTS: [&str; 8] = [
+    "帮我",
+    "帮忙",
+    "替我",
+    "给我预约",
+    "请你",
+    "麻烦你",
+    "我要预约",
+    "我想预约",
+];
+
 /// The message asks where or how a matter is booked (`探视在哪里可以预约？`, `where can I book a
 /// marriage registration?`) and asks no one to book it: a question for the service guide, whose
 /// 办理平台 and 网上预约 say where, not a request for the booking skill, which books only at offices
@@ -169,16 +182,6 @@ pub fn asks_what_is_required(text: &str) -> bool {
 /// or looking up one's own bookings, which the skill does.
 pub fn asks_where_to_book(text: &str) -> bool {
     let folded = govassist_kb::text::fold(text);
-    const REQUESTS: [&str; 8] = [
-        "帮我",
-        "帮忙",
-        "替我",
-        "给我预约",
-        "请你",
-        "麻烦你",
-        "我要预约",
-        "我想预约",
-    ];
     const OWN_BOOKINGS: [&str; 10] = [
         "取消",
         "改预约",
@@ -192,7 +195,7 @@ pub fn asks_where_to_book(text: &str) -> bool {
         "cancel",
     ];
     const ENGLISH_REQUESTS: [&str; 4] = ["book me", "book it", "book for me", "reschedule"];
-    if REQUESTS
+    if BOOKING_REQUESTS
         .iter()
         .chain(&OWN_BOOKINGS)
         .chain(&ENGLISH_REQUESTS)
@@ -301,16 +304,7 @@ pub fn asks_where_to_book(text: &str) -> bool {
 /// own number (`我的电话是〔电话1〕`) is no such question.
 pub fn asks_whom_to_call(text: &str) -> bool {
     let folded = govassist_kb::text::fold(text);
-    const REQUESTS: [&str; 7] = [
-        "帮我",
-        "帮忙",
-        "替我",
-        "请你",
-        "麻烦你",
-        "我要预约",
-        "我想预约",
-    ];
-    if REQUESTS.iter().any(|r| folded.contains(r)) {
+    if BOOKING_REQUESTS.iter().any(|r| folded.contains(r)) {
         return false;
     }
     const QUESTIONS: [&str; 14] = [
