@@ -153,7 +153,7 @@ fn is_information_lookup(name: &str) -> bool {
 
 /// What a question asks of an entry, by the words that ask it (folded): the papers to bring, a
 /// deadline or how long, a penalty, the steps, where or whom to call, who may apply, how much, how
-/// many times. A topic's FAQ entries differ mostly in this (`辦理質借時，需帶什麼證件?` against
+/// many times, in person or by someone else. A topic's FAQ entries differ mostly in this (`辦理質借時，需帶什麼證件?` against
 /// `質借利率？`), and the embeddings weigh the shared topic far more than it.
 const ASPECTS: &[&[&str]] = &[
     &[
@@ -237,6 +237,18 @@ const ASPECTS: &[&[&str]] = &[
         "fee",
     ],
     &["几次", "次数", "how many times"],
+    &[
+        "亲自",
+        "本人",
+        "委托",
+        "代办",
+        "代理",
+        "代为",
+        "代领",
+        "亲友",
+        "on behalf",
+        "in person",
+    ],
 ];
 
 /// The [`ASPECTS`] a folded text asks about, one bit each.

@@ -710,9 +710,10 @@ async fn answer_from_knowledge_base(
         streamed = answer.len();
     }
     drop(piece_rx);
+    // An answer of nothing but markers or the question itself is replaced by a pointer to the guide.
+    let says_nothing = streamed == 0
+        && (!grounding::has_words(&answer) || grounding::restates_question(&answer, &cx.masked));
     if streamed == 0 {
-        let says_nothing =
-            !grounding::has_words(&answer) || grounding::restates_question(&answer, &cx.masked);
         let shown = if says_nothing {
             replies::see_the_guide(lang)
         } else {
@@ -730,7 +731,18 @@ async fn answer_from_knowledge_base(
         .add(stats.generated_tokens as u64);
 
     let passages: Vec<&str> = hits.iter().map(|h| h.passage.as_str()).collect();
-    let check = grounding::check_citations(&answer, &passages[..used]);
+    // A pointer to the guide points to the best-ranked one, quoted: the markers of an answer that
+    // said nothing else are weak evidence (of `devmix_25`'s 15 such replies, the first hit was the
+    // asked item in 14, and one of those cited only the second, marked and quoted), and the
+    // answer's claims were never shown.
+    let check = if says_nothing {
+        grounding::CitationCheck {
+            cited: vec![1],
+            flagged: Vec::new(),
+        }
+    } else {
+        grounding::check_citations(&answer, &passages[..used])
+    };
     let mut cited = check.cited.clone();
     // A small model does not always write its markers; attribute the answer to the source it
     // repeats (or the best-ranked one), so the reader always sees where it came from.
@@ -761,8 +773,14 @@ async fn answer_from_knowledge_base(
         footer.push_str(replies::unverified_note(lang));
     }
     // The source's own words under the model's, cited: the lines of the fields the question asks
-    // for, or else the sentence that bears most on it (see `grounding::best_quote`).
-    if let Some((n, quotes)) = grounding::best_quote(&quote_question, &passages, QUOTE_CHARS) {
+    // for, or else the sentence that bears most on it (see `grounding::best_quote`); under a pointer
+    // to the guide, the first hit's.
+    let quoted = if says_nothing {
+        &passages[..1]
+    } else {
+        &passages[..]
+    };
+    if let Some((n, quotes)) = grounding::best_quote(&quote_question, quoted, QUOTE_CHARS) {
         let quotes: String = quotes.iter().map(|quote| format!("「{quote}」")).collect();
         footer.push_str(&format!(
             "\n\n{}：{quotes}[{n}]",
@@ -772,9 +790,12 @@ async fn answer_from_knowledge_base(
             cited.push(n);
         }
     }
-    if let Some(n) = close_alternative(&hits).filter(|n| !cited.contains(n)) {
-        footer.push_str(&replies::alternative_note(lang, n, &hits[n - 1]));
-        cited.push(n);
+    let alternatives = [uncited_first_hit(&hits, &cited), close_alternative(&hits)];
+    for n in alternatives.into_iter().flatten() {
+        if !cited.contains(&n) {
+            footer.push_str(&replies::alternative_note(lang, n, &hits[n - 1]));
+            cited.push(n);
+        }
     }
     let cited_refs: Vec<&SourceRef> = cited.iter().map(|n| &sources[n - 1]).collect();
     footer.push_str(&sources_footer(lang, &cited_refs));
@@ -842,6 +863,23 @@ fn close_alternative(hits: &[Hit]) -> Option<usize> {
         && gap <= SIBLING_CLOSENESS
         && govassist_kb::title_match::are_siblings(&first.title, &next.title);
     (next.kind == first.kind && (gap <= ALTERNATIVE_CLOSENESS || sibling)).then_some(i + 1)
+}
+
+/// The best-ranked entry (`1`) when the answer and its quote lean on other sources only (not on a
+/// copy of it at another level): the reply names it too, for the reader to check against. The
+/// small model now and then answers from a lower passage; in `devmix_25`, of the six replies that
+/// left the first hit out, it was the asked item in four, and the cited one in two.
+fn uncited_first_hit(hits: &[Hit], cited: &[usize]) -> Option<usize> {
+    let first = hits
+        .first()
+        .filter(|h| matches!(h.kind, DocKind::ServiceItem | DocKind::Faq))?;
+    let leaned_on = cited.iter().any(|&n| {
+        n == 1
+            || n.checked_sub(1)
+                .and_then(|i| hits.get(i))
+                .is_some_and(|h| same_service(first, h))
+    });
+    (!leaned_on).then_some(1)
 }
 
 /// Whether two hits are one service: the same name up to punctuation (`…(执业类别变更)` and
@@ -1020,6 +1058,36 @@ mod tests {
         };
         assert_eq!(close_alternative(&[first.clone(), far]), None);
         assert_eq!(close_alternative(&[first]), None);
+    }
+
+    #[test]
+    fn a_first_hit_the_answer_left_out_is_shown_too() {
+        let hit = |id: &str, title: &str, kind: DocKind| Hit {
+            id: id.into(),
+            doc_id: id.into(),
+            kind,
+            title: title.into(),
+            passage: String::new(),
+            score: 0.5,
+            url: None,
+            phone: None,
+            service: None,
+        };
+        let hits = [
+            hit("a", "医师资格考试的报名资格审核", DocKind::ServiceItem),
+            hit("a2", "医师资格考试的报名资格审核（）", DocKind::ServiceItem),
+            hit("b", "报考执业兽医资格条件审查", DocKind::ServiceItem),
+        ];
+        assert_eq!(uncited_first_hit(&hits, &[3]), Some(1));
+        assert_eq!(uncited_first_hit(&hits, &[3, 1]), None);
+        // Its copy at another level stands for it.
+        assert_eq!(uncited_first_hit(&hits, &[2]), None);
+        // A staff report's passage is no entry to check against.
+        let staff = [
+            hit("s1", "2024年工作总结", DocKind::StaffDoc),
+            hit("s2", "2023年工作总结", DocKind::StaffDoc),
+        ];
+        assert_eq!(uncited_first_hit(&staff, &[2]), None);
     }
 
     #[test]
