@@ -274,6 +274,24 @@ fn aspect_agreement(question_aspects: u8, entry_name: &str) -> f32 {
 /// Names of each source's place, folded.
 const GUANGDONG_NAMES: &[&str] = &["广东", "广州", "粤", "guangdong", "guangzhou", "canton"];
 const TAIPEI_NAMES: &[&str] = &["台北", "taipei"];
+/// Words of Taiwan's administration that no Guangdong guide uses (folded): a question that writes
+/// them asks about Taipei, in either script (家里人的身心障碍证明弄丢了).
+const TAIPEI_WORDS: &[&str] = &[
+    "身心障碍",
+    "健保",
+    "劳保",
+    "劳退",
+    "国民年金",
+    "捷运",
+    "悠游卡",
+    "户政事务所",
+    "区公所",
+    "里长",
+    "里办公处",
+    "役男",
+    "替代役",
+    "台币",
+];
 
 /// Guangzhou and its districts (folded), whose own agencies handle the service items of level 3
 /// ([`ItemLevel::City`]). District names that also occur inside ordinary words (新增城镇, 昨天河南,
@@ -309,10 +327,14 @@ fn names_the_province(folded_question: &str) -> bool {
     department || CUES.iter().any(|cue| mentions(folded_question, cue))
 }
 
-/// The kind of entry whose place the folded question names, when it names one source's place only.
+/// The kind of entry whose place the folded question names, when it names one source's place only
+/// (Taipei's by name or by a word of Taiwan's administration, [`TAIPEI_WORDS`]).
 fn named_source(folded_question: &str) -> Option<DocKind> {
     let names = |places: &[&str]| places.iter().any(|place| mentions(folded_question, place));
-    match (names(GUANGDONG_NAMES), names(TAIPEI_NAMES)) {
+    match (
+        names(GUANGDONG_NAMES),
+        names(TAIPEI_NAMES) || names(TAIPEI_WORDS),
+    ) {
         (true, false) => Some(DocKind::ServiceItem),
         (false, true) => Some(DocKind::Faq),
         _ => None,
@@ -877,6 +899,22 @@ mod tests {
         assert_eq!(order, expected);
         // A name far from the question cannot jump more than a few ranks of fused evidence.
         assert!(hits[3].score > hits[4].score);
+    }
+
+    #[test]
+    fn a_question_names_taipei_by_name_or_by_taiwans_administrative_words() {
+        let source = |q: &str| named_source(&crate::text::fold(q));
+        assert_eq!(
+            source("广州的残疾人证丢了怎么补办"),
+            Some(DocKind::ServiceItem)
+        );
+        assert_eq!(
+            source("家里人的身心障碍证明弄丢了，要补发"),
+            Some(DocKind::Faq)
+        );
+        assert_eq!(source("悠遊卡借給別人會被罰嗎"), Some(DocKind::Faq));
+        assert_eq!(source("广州的居民在台北搭捷运"), None);
+        assert_eq!(source("残疾人证丢了怎么补办"), None);
     }
 
     #[test]

@@ -50,6 +50,7 @@ struct Context {
     still_here: Vec<Term>,
     left_before: Vec<Term>,
     retired_after: Vec<Term>,
+    shipped_after: Vec<Term>,
     insured_after: Vec<Term>,
     care_elsewhere: Vec<Term>,
     target_before: Vec<Term>,
@@ -201,9 +202,10 @@ impl ServiceArea {
             if place.in_area {
                 // 从广州搬到成都: the area is where the person left, not where the service is…
                 // …unless they retired from there (从广东省直单位退休后搬去成都): their pension is
-                // still paid here.
+                // still paid here; or plants are shipped from there (从广东调运苗木回江西): they are
+                // quarantined here.
                 if !self.context.left_before.iter().any(|t| t.ends(before))
-                    || self.retired_from(after_raw)
+                    || self.still_involved(after_raw)
                 {
                     mentions.area = true;
                 } else if sends_something {
@@ -287,12 +289,14 @@ impl ServiceArea {
         })
     }
 
-    /// Whether the clause after a place the person left says they retired from it.
-    fn retired_from(&self, after: &str) -> bool {
+    /// Whether the clause after a place the person left says they retired from it, or that
+    /// plants or animals are shipped from it.
+    fn still_involved(&self, after: &str) -> bool {
         let clause = first_clause(after);
         self.context
             .retired_after
             .iter()
+            .chain(&self.context.shipped_after)
             .any(|t| t.occurs_in(clause))
     }
 
@@ -456,6 +460,7 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "still_here" => &mut context.still_here,
                 "left_before" => &mut context.left_before,
                 "retired_after" => &mut context.retired_after,
+                "shipped_after" => &mut context.shipped_after,
                 "insured_after" => &mut context.insured_after,
                 "care_elsewhere" => &mut context.care_elsewhere,
                 "target_before" => &mut context.target_before,
