@@ -391,10 +391,14 @@ impl KnowledgeBase {
             query_vector,
         } = self.fused_hits(query, k)?;
         if let Some(vector) = &query_vector {
+            let subject = self.subject_vector(&expanded);
             title_match::rerank(
                 &mut hits,
                 &expanded,
-                vector,
+                title_match::QueryVectors {
+                    question: vector,
+                    subject: subject.as_deref(),
+                },
                 &self.qualifier_words,
                 |name| self.name_vector(name),
             );
@@ -417,7 +421,12 @@ impl KnowledgeBase {
         } = self.fused_hits(query, title_match::DEPTH)?;
         let mut signals = match &query_vector {
             Some(vector) => {
-                title_match::signals(&hits, &expanded, vector, &self.qualifier_words, |name| {
+                let subject = self.subject_vector(&expanded);
+                let query = title_match::QueryVectors {
+                    question: vector,
+                    subject: subject.as_deref(),
+                };
+                title_match::signals(&hits, &expanded, query, &self.qualifier_words, |name| {
                     self.name_vector(name)
                 })
             }
@@ -474,6 +483,20 @@ impl KnowledgeBase {
             expanded,
             query_vector,
         })
+    }
+
+    /// The vector of the question's subject ([`title_match::subject_of`]), when words were taken
+    /// out of it: a second embedding, for the few questions that ask for a phone number. `None`
+    /// otherwise, or when the model fails (the names are then compared with the whole question).
+    fn subject_vector(&self, expanded: &str) -> Option<Vec<f32>> {
+        let subject = title_match::subject_of(expanded)?;
+        match self.query_vector(&subject) {
+            Ok(vector) => vector,
+            Err(error) => {
+                tracing::warn!(%error, "cannot embed the question's subject; comparing names with the whole question");
+                None
+            }
+        }
     }
 
     /// The `passage: ` embedding of an entry's name: remembered, else from the vector cache (where
