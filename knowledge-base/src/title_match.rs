@@ -603,10 +603,12 @@ pub const WEIGHTS: [f32; 13] = [
     -0.008252, 0.006,
 ];
 
-/// Words that ask for a phone number, each before any it contains (the glossary's Simplified and the guides'
-/// Traditional spellings). "装修要拆电表，打什么电话咨询？" is about the meter, yet its vector sits
-/// nearest the tax office's `电话咨询(（个人）)`, a name made of nothing but these words: over the
-/// 9,308 questions of our sets, 13 whose first hit was that item asked another office's number.
+/// Words that ask for a phone number (Simplified and Traditional), each before any it contains.
+/// "装修要拆电表，打什么电话咨询？" is about the meter, yet its vector sits nearest the tax office's
+/// `电话咨询(（个人）)`, a name made of nothing but these words: of the 9,308 questions of our sets
+/// (stop 36), 13 whose first hit was that item asked another office's number. Comparing names with
+/// the subject instead, of the 646 questions of our sets that hold such words 11 more got their
+/// asked entry first and 2 fewer.
 const PHONE_ASKING: &[&str] = &[
     "电话咨询",
     "打什么电话",
@@ -845,7 +847,6 @@ pub fn qualifier_evidence(
         .iter()
         .map(|hit| (hit.kind == DocKind::ServiceItem).then(|| hit.title.chars().collect()))
         .collect();
-    let mut similarity = |qualifier: Qualifier<'_>| similarity(&qualifier);
     names
         .iter()
         .map(|name| {
@@ -863,7 +864,7 @@ pub fn qualifier_evidence(
                         start: prefix,
                         end: other.len() - suffix,
                     };
-                    if let (Some(mine), Some(theirs)) = (similarity(mine), similarity(theirs)) {
+                    if let (Some(mine), Some(theirs)) = (similarity(&mine), similarity(&theirs)) {
                         total += mine - theirs;
                         siblings += 1;
                     }
