@@ -209,6 +209,12 @@ const ASPECTS: &[&[&str]] = &[
         "地址",
         "在哪里",
         "哪里办",
+        "去哪里",
+        "哪里拿",
+        "哪里领",
+        "索取",
+        "哪个单位",
+        "哪个部门",
         "phone",
         "where",
     ],
@@ -462,10 +468,30 @@ fn stands_alone(question: &str, cue: &str, at: usize) -> bool {
         && !after.is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
-/// Words right before a qualifier word that deny it (`不是延期`, `并非新办`, `没有丢失`, `not a
-/// renewal`); questions are folded (lower case) first. A shorter cue inside a denied one still
-/// counts (`不是快到期` still asks for 到期): the denials are few, and rarer still in real questions.
-const DENIALS: [&str; 7] = ["不是", "并非", "而非", "没有", "not ", "not a ", "not an "];
+/// Words right before a qualifier word that deny it (`不是延期`, `并非新办`, `没有丢失`, `不需要延期`,
+/// `not a renewal`, `it isn't lost`, `don't need an extension`); questions are folded (lower case)
+/// first. A shorter cue inside a denied one still counts (`不是快到期` still asks for 到期): the
+/// denials are few, and rarer still in real questions.
+const DENIALS: &[&str] = &[
+    "不是",
+    "并非",
+    "而非",
+    "没有",
+    "不需要",
+    "不用",
+    "无需",
+    "不必",
+    "not ",
+    "not a ",
+    "not an ",
+    "n't ",
+    "n't a ",
+    "n't an ",
+    "don't need ",
+    "don't need a ",
+    "don't need an ",
+    "no ",
+];
 
 /// "Again": 重新申请 is no 新申请, 重新办 no 新办. Questions and names are read without the 新 of it.
 const AGAIN: &str = "重新";
@@ -1178,6 +1204,21 @@ mod tests {
         assert_eq!(score(&qualifier_of(&extended, &first)), Some(0.0));
         assert!(words.scorer("不是延期，要交什么").is_none());
         assert!(words.scorer("是不是第一次申领要交什么").is_some());
+        // A new visa for the old one is no extension of it, and a denied extension asks for none.
+        let (exchange, extension) = (chars("换发F字签证"), chars("延期F字签证"));
+        let score = words.scorer("不需要延期，想把F签证换一张新的").unwrap();
+        assert_eq!(score(&qualifier_of(&exchange, &extension)), Some(1.0));
+        assert_eq!(score(&qualifier_of(&extension, &exchange)), Some(0.0));
+        // Where the household is registered picks the endorsement for it.
+        let (nationwide, province) = (
+            chars("办理往来台湾通行证团队旅游签注(符合“全国通办”的户籍居民办理往来台湾通行证团队游签注)"),
+            chars("办理往来台湾通行证团队旅游签注(广东省内户籍居民办理往来台湾通行证团队游签注)"),
+        );
+        let score = words
+            .scorer("我户口在湖南，在广州上班，能办去台湾跟团的签注吗")
+            .unwrap();
+        assert_eq!(score(&qualifier_of(&nationwide, &province)), Some(1.0));
+        assert_eq!(score(&qualifier_of(&province, &nationwide)), Some(0.0));
         // A question that asks for no meaning scores nothing; 重新申请 is not 新申请.
         assert!(words.scorer("取水许可证要交哪些材料").is_none());
         assert!(words.scorer("注销后想重新申请执业").is_some_and(|score| {

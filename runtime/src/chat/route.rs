@@ -136,7 +136,12 @@ pub fn asks_what_is_required(text: &str) -> bool {
         "fill in",
         "fill out",
     ];
-    if REQUESTS.iter().any(|r| folded.contains(r)) {
+    // `单位没给我交社保` tells what someone failed to do; it asks no one to do anything.
+    let denied = |at: usize| ["没", "不", "未"].iter().any(|n| folded[..at].ends_with(n));
+    if REQUESTS
+        .iter()
+        .any(|r| folded.match_indices(r).any(|(at, _)| !denied(at)))
+    {
         return false;
     }
     const WHICH: [&str; 7] = ["哪张", "哪份", "哪个", "哪些", "什么", "啥", "哪种"];
@@ -992,11 +997,13 @@ mod tests {
             "想正式咨询一下海洋功能区划的政策，需要填什么申请吗？",
             "向省人社厅申请公开政府信息，要填什么表？",
             "Which form do I need for a tax invoice limit increase?",
+            "单位一直没给我交养老保险，现在想申请补缴，要填什么表？",
         ] {
             assert!(asks_what_is_required(text), "{text}");
         }
         for text in [
             "帮我填一下申请表",
+            "单位没交的社保，你帮我填一下补缴要填什么表",
             "帮我预填这个事项的申请表，要填哪张表你看着办",
             "用我的身份证号预填表格",
             "Pre-fill the application form for me",
