@@ -144,14 +144,36 @@ pub fn asks_what_is_required(text: &str) -> bool {
     {
         return false;
     }
-    const WHICH: [&str; 7] = ["哪张", "哪份", "哪个", "哪些", "什么", "啥", "哪种"];
+    const WHICH: [&str; 10] = [
+        "哪张",
+        "哪份",
+        "哪个",
+        "哪些",
+        "什么",
+        "啥",
+        "哪种",
+        "哪一张",
+        "哪一份",
+        "哪一种",
+    ];
     // Not a bare 单: `哪个单位` asks for an office.
     const FORMS: [&str; 5] = ["表", "单子", "申请单", "申请", "材料"];
-    // `哪张申请表`, `什么表格`: the form within a few characters after the question word.
+    // `哪张申请表`, `什么表格`: the form within a few characters after the question word;
+    // `申请表应该用哪一种`: the form named first, the question word closing its clause.
     let chinese = WHICH.iter().any(|w| {
         folded.match_indices(w).any(|(at, _)| {
-            let window: String = folded[at + w.len()..].chars().take(4).collect();
-            FORMS.iter().any(|f| window.contains(f))
+            let after: String = folded[at + w.len()..].chars().take(4).collect();
+            let before: String = {
+                let chars: Vec<char> = folded[..at].chars().collect();
+                chars[chars.len().saturating_sub(6)..].iter().collect()
+            };
+            let closes = folded[at + w.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| "？?，,。.！!".contains(c));
+            FORMS
+                .iter()
+                .any(|f| after.contains(f) || (closes && before.contains(f)))
         })
     });
     let english = [
@@ -998,6 +1020,7 @@ mod tests {
             "向省人社厅申请公开政府信息，要填什么表？",
             "Which form do I need for a tax invoice limit increase?",
             "单位一直没给我交养老保险，现在想申请补缴，要填什么表？",
+            "执业资格被注销了，现在想重新认定，申请表应该用哪一种？",
         ] {
             assert!(asks_what_is_required(text), "{text}");
         }
@@ -1008,6 +1031,7 @@ mod tests {
             "用我的身份证号预填表格",
             "Pre-fill the application form for me",
             "明天上午能预约吗？",
+            "材料交到哪个窗口都行，帮我约明天上午",
         ] {
             assert!(!asks_what_is_required(text), "{text}");
         }
