@@ -30,6 +30,34 @@ fn lower(c: char) -> char {
     }
 }
 
+/// Characters before 著 that make it the 著 of a word (显著, 名著, 土著), not the particle.
+const ZHU_BEFORE: &str = "显卓土名巨编论专遗拙原合昭撰新大";
+/// Characters after 著 that make it the 著 of a word (著名, 著作, 著称).
+const ZHU_AFTER: &str = "名作称录述者书";
+
+/// Writes the particle 著 as Simplified 着. Taiwan writes the particle 著 (接著打, 睡不著, 拿著),
+/// which `fast2s` keeps, since Simplified text still writes 著名 and 著作权: without this, a rule
+/// term 接着打 never matches the Traditional question.
+fn particle_zhe(text: &str) -> String {
+    if !text.contains('著') {
+        return text.to_string();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    (0..chars.len())
+        .map(|i| {
+            let before = i.checked_sub(1).map(|j| chars[j]);
+            let after = chars.get(i + 1).copied();
+            let word = before.is_some_and(|c| ZHU_BEFORE.contains(c))
+                || after.is_some_and(|c| ZHU_AFTER.contains(c));
+            if chars[i] == '著' && !word {
+                '着'
+            } else {
+                chars[i]
+            }
+        })
+        .collect()
+}
+
 /// Folds a string for matching (see the module documentation). Used for word lists and rule terms,
 /// which need no way back to an original.
 pub(crate) fn fold(text: &str) -> String {
@@ -63,6 +91,7 @@ impl Folded {
                 })
                 .collect();
         }
+        let simplified = particle_zhe(&simplified);
         let mut text = String::with_capacity(simplified.len());
         let mut spans = Vec::with_capacity(simplified.len());
         for ((start, original_char), folded) in original.char_indices().zip(simplified.chars()) {
@@ -95,6 +124,15 @@ mod tests {
     #[test]
     fn folds_scripts_widths_and_case() {
         assert_eq!(fold("臺北市ＡＢＣ１２３　Hello"), "台北市abc123 hello");
+    }
+
+    #[test]
+    fn folds_the_particle_zhe_but_not_the_zhu_of_words() {
+        assert_eq!(
+            fold("回來後要怎麼接著打，睡不著"),
+            "回来后要怎么接着打,睡不着"
+        );
+        assert_eq!(fold("著作權很顯著，名著"), "著作权很显著,名著");
     }
 
     #[test]

@@ -36,8 +36,10 @@ struct Place {
 #[derive(Debug, Default)]
 struct Context {
     not_place_after: Vec<Term>,
+    landmark_after: Vec<Term>,
     origin_before: Vec<Term>,
     not_origin_after: Vec<Term>,
+    not_origin_before: Vec<Term>,
     origin_after: Vec<Term>,
     destination_before: Vec<Term>,
     leaving_the_country: Vec<Term>,
@@ -185,6 +187,18 @@ impl ServiceArea {
             let before = folded[..place.start].trim_end();
             let after = folded[place.end..].trim_start();
             let after_raw = &folded[place.end..];
+            // 从台北车站开车回家, 臺北站的比赛: a station of the area is a spot here, whoever
+            // leaves it, though a station elsewhere (北京站) is not where a service is.
+            if place.in_area
+                && self
+                    .context
+                    .landmark_after
+                    .iter()
+                    .any(|t| t.starts(after_raw))
+            {
+                mentions.area = true;
+                continue;
+            }
             if self
                 .context
                 .not_place_after
@@ -221,7 +235,12 @@ impl ServiceArea {
             let source = listed || LIST_SOURCE_CUES.iter().any(|cue| before.ends_with(cue));
             last_source_end = source.then_some(place.end);
             let origin = source
-                || self.context.origin_before.iter().any(|t| t.ends(before))
+                || (self.context.origin_before.iter().any(|t| t.ends(before))
+                    && !self
+                        .context
+                        .not_origin_before
+                        .iter()
+                        .any(|t| t.ends(before)))
                 || self
                     .context
                     .destination_before
@@ -446,8 +465,10 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 .ok_or_else(|| error("expected `!name = a|b`"))?;
             let target = match name.trim() {
                 "not_place_after" => &mut context.not_place_after,
+                "landmark_after" => &mut context.landmark_after,
                 "origin_before" => &mut context.origin_before,
                 "not_origin_after" => &mut context.not_origin_after,
+                "not_origin_before" => &mut context.not_origin_before,
                 "origin_after" => &mut context.origin_after,
                 "destination_before" => &mut context.destination_before,
                 "leaving_the_country" => &mut context.leaving_the_country,
