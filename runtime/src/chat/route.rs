@@ -259,8 +259,16 @@ pub fn asks_where_to_book(text: &str) -> bool {
                 .map(|end| (at, at + end + "预约".len()))
         })
     });
-    // `预约是在哪个系统里操作的`: a where word after 预约 in its clause (not 哪个 or 怎么 alone,
-    // which ask which slot or how the booking went).
+    // `预约是在哪个系统里操作的`, `约了考试，想看看预约结果出来没有，去哪个平台查`: a where word
+    // after 预约 in its sentence (not 哪个 or 怎么 alone, which ask which slot or how the booking
+    // went).
+    let sentence_from = |at: usize| -> String {
+        folded[at..]
+            .chars()
+            .take_while(|c| !"。？！?!；;".contains(*c))
+            .take(24)
+            .collect()
+    };
     const WHERE_AFTER: [&str; 12] = [
         "在哪",
         "去哪",
@@ -277,7 +285,7 @@ pub fn asks_where_to_book(text: &str) -> bool {
     ];
     let cue = cue.or_else(|| {
         folded.match_indices("预约").find_map(|(at, _)| {
-            let clause = clause_from(at);
+            let clause = sentence_from(at);
             WHERE_AFTER
                 .iter()
                 .filter_map(|w| clause.find(w).map(|i| i + w.len()))
@@ -970,6 +978,7 @@ mod tests {
             "我们打算下个月登记结婚，结婚登记怎么网上预约？",
             "在哪里预约？预约成功会发短信给我吗",
             "我帮舅舅办低收入家庭的申请，听说要先预约，预约是在哪个系统里操作的？",
+            "在本地约了驾驶证科目考试，想看看预约结果出来没有，去哪个平台查？",
             "Where can I book a marriage registration in Guangzhou?",
         ] {
             assert!(asks_where_to_book(text), "{text}");

@@ -56,6 +56,7 @@ struct Context {
     insured_after: Vec<Term>,
     care_elsewhere: Vec<Term>,
     target_before: Vec<Term>,
+    not_target_before: Vec<Term>,
     target_verb: Vec<Term>,
     county_suffix: Vec<Term>,
     not_county_name: Vec<Term>,
@@ -428,7 +429,13 @@ impl ServiceArea {
     /// a target cue right before it (在) and a service verb in the rest of its clause, not done
     /// already.
     fn is_target(&self, before: &str, after: &str) -> bool {
-        if !self.context.target_before.iter().any(|t| t.ends(before)) {
+        if !self.context.target_before.iter().any(|t| t.ends(before))
+            || self
+                .context
+                .not_target_before
+                .iter()
+                .any(|t| t.ends(before))
+        {
             return false;
         }
         let clause: String = first_clause(after).chars().take(TARGET_REACH).collect();
@@ -485,6 +492,7 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "insured_after" => &mut context.insured_after,
                 "care_elsewhere" => &mut context.care_elsewhere,
                 "target_before" => &mut context.target_before,
+                "not_target_before" => &mut context.not_target_before,
                 "target_verb" => &mut context.target_verb,
                 "county_suffix" => &mut context.county_suffix,
                 "not_county_name" => &mut context.not_county_name,
