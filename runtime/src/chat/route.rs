@@ -285,10 +285,10 @@ pub fn asks_where_to_book(text: &str) -> bool {
     ];
     let cue = cue.or_else(|| {
         folded.match_indices("预约").find_map(|(at, _)| {
-            let clause = sentence_from(at);
+            let sentence = sentence_from(at);
             WHERE_AFTER
                 .iter()
-                .filter_map(|w| clause.find(w).map(|i| i + w.len()))
+                .filter_map(|w| sentence.find(w).map(|i| i + w.len()))
                 .min()
                 .map(|end| (at, at + end))
         })
