@@ -243,18 +243,20 @@ pub fn asks_where_to_book(text: &str) -> bool {
         "什么平台",
         "哪个",
     ];
-    // The next dozen characters from `at`, up to the end of its clause.
-    let clause_from = |at: usize| -> String {
+    // At most `limit` characters from `at`, up to the first of `ends`.
+    let text_from = |at: usize, ends: &str, limit: usize| -> String {
         folded[at..]
             .chars()
-            .take_while(|c| !"，。？！,.?!；;".contains(*c))
-            .take(12)
+            .take_while(|c| !ends.contains(*c))
+            .take(limit)
             .collect()
     };
+    const CLAUSE_ENDS: &str = "，。？！,.?!；;";
+    const SENTENCE_ENDS: &str = "。？！?!；;";
     // `在哪里可以网上预约`: 预约 after the question word, before the clause ends.
     let cue = WHERE_OR_HOW.iter().find_map(|w| {
         folded.match_indices(w).find_map(|(at, _)| {
-            clause_from(at)
+            text_from(at, CLAUSE_ENDS, 12)
                 .find("预约")
                 .map(|end| (at, at + end + "预约".len()))
         })
@@ -262,13 +264,6 @@ pub fn asks_where_to_book(text: &str) -> bool {
     // `预约是在哪个系统里操作的`, `约了考试，想看看预约结果出来没有，去哪个平台查`: a where word
     // after 预约 in its sentence (not 哪个 or 怎么 alone, which ask which slot or how the booking
     // went).
-    let sentence_from = |at: usize| -> String {
-        folded[at..]
-            .chars()
-            .take_while(|c| !"。？！?!；;".contains(*c))
-            .take(24)
-            .collect()
-    };
     const WHERE_AFTER: [&str; 12] = [
         "在哪",
         "去哪",
@@ -285,7 +280,7 @@ pub fn asks_where_to_book(text: &str) -> bool {
     ];
     let cue = cue.or_else(|| {
         folded.match_indices("预约").find_map(|(at, _)| {
-            let sentence = sentence_from(at);
+            let sentence = text_from(at, SENTENCE_ENDS, 24);
             WHERE_AFTER
                 .iter()
                 .filter_map(|w| sentence.find(w).map(|i| i + w.len()))
