@@ -138,10 +138,12 @@ impl Glossary {
     }
 }
 
-/// Lowercase ASCII words (letters, digits, `'` and `-` inside a word) of `text`.
+/// Lowercase ASCII words (letters, digits and `'` inside a word) of `text`. A hyphen separates
+/// words, so that `private-affairs` and `private affairs` meet the same entry (the glossary's own
+/// keys are split the same way).
 fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '\'' || c == '-'))
-        .map(|w| w.trim_matches(['\'', '-']).to_ascii_lowercase())
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '\''))
+        .map(|w| w.trim_matches('\'').to_ascii_lowercase())
         .filter(|w| !w.is_empty())
         .collect()
 }
@@ -161,6 +163,13 @@ mod tests {
         );
         assert_eq!(g.expand("between buses"), "公交 between buses");
         assert_eq!(g.expand("busses"), "busses");
+        // Hyphenated and spaced spellings meet one entry.
+        let g = Glossary::parse("private affairs\t私人事务\nvisa-free\t免签\n");
+        assert_eq!(
+            g.expand("a private-affairs permit"),
+            "私人事务 a private-affairs permit"
+        );
+        assert_eq!(g.expand("visa free entry"), "免签 visa free entry");
         assert_eq!(g.expand("营业执照"), "营业执照");
         assert_eq!(g.expand("hello world"), "hello world");
     }
@@ -169,6 +178,9 @@ mod tests {
     fn the_bundled_glossary_parses() {
         let g = Glossary::default();
         assert!(g.terms.len() > 200);
+        // Each key once: a second line for a key (`day care` and `day-care` split alike) would
+        // silently replace the first.
+        assert_eq!(g.terms.len(), entries(GLOSSARY).count());
         assert!(g.terms.values().all(|zh| !zh.is_empty()));
         let expanded = g.expand("I lost my driving licence");
         assert!(
