@@ -21,6 +21,7 @@ pub(crate) async fn start_if_routed(
     let skills = state.skills.skills();
     if skills.is_empty()
         || route::asks_what_is_required(&cx.masked)
+        || route::asks_how_to_hand_in(&cx.masked)
         || route::asks_where_to_book(&cx.masked)
         || route::asks_whom_to_call(&cx.masked)
     {

@@ -188,6 +188,36 @@ pub fn asks_what_is_required(text: &str) -> bool {
     chinese || english
 }
 
+/// The message says a form is filled already and asks how or where to hand it in
+/// (`申请表填好后怎么交？`), with no one asked to do anything: the guide's 办理地点 and 办理平台
+/// answer it; the form pre-fill skill, whose examples it sits close to, has nothing left to do.
+pub fn asks_how_to_hand_in(text: &str) -> bool {
+    let folded = govassist_kb::text::fold(text);
+    const FILLED: [&str; 6] = ["填好", "填完", "写好", "填妥", "filled in", "filled out"];
+    const HAND_IN: [&str; 14] = [
+        "怎么交",
+        "如何交",
+        "交到哪",
+        "交去哪",
+        "在哪交",
+        "哪里交",
+        "交给谁",
+        "送到哪",
+        "怎么送",
+        "怎么提交",
+        "如何提交",
+        "提交到哪",
+        "where do i submit",
+        "how do i submit",
+    ];
+    let asked_to_act = ["帮我", "替我", "请你", "麻烦你", "help me"]
+        .iter()
+        .any(|r| folded.contains(r));
+    !asked_to_act
+        && FILLED.iter().any(|w| folded.contains(w))
+        && HAND_IN.iter().any(|w| folded.contains(w))
+}
+
 /// Words that ask someone to do something or to book (`帮我`, `我想预约`): a request for the
 /// booking skill, never a question for the guide.
 const BOOKING_REQUESTS: [&str; 8] = [
@@ -1038,6 +1068,24 @@ mod tests {
             "材料交到哪个窗口都行，帮我约明天上午",
         ] {
             assert!(!asks_what_is_required(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn handing_in_a_filled_form_is_a_question_for_the_guide() {
+        for text in [
+            "我们社区管委会想请生态防蚊诊所来看看，申请表填好后怎么交？",
+            "表格已经填完了，要交到哪个窗口？",
+            "I have filled in the application form. Where do I submit it?",
+        ] {
+            assert!(asks_how_to_hand_in(text), "{text}");
+        }
+        for text in [
+            "申请表怎么填？",
+            "帮我填好申请表，然后告诉我怎么交",
+            "材料交到哪个窗口？",
+        ] {
+            assert!(!asks_how_to_hand_in(text), "{text}");
         }
     }
 

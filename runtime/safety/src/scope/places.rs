@@ -35,6 +35,7 @@ struct Place {
 /// The context directives of a place list.
 #[derive(Debug, Default)]
 struct Context {
+    not_place: Vec<Term>,
     not_place_after: Vec<Term>,
     landmark_after: Vec<Term>,
     origin_before: Vec<Term>,
@@ -163,6 +164,15 @@ impl ServiceArea {
         &self.names
     }
 
+    /// Whether the name at `start..end` of `folded` is part of a `!not_place` word (海口 in 入海口).
+    fn inside_a_word(&self, folded: &str, start: usize, end: usize) -> bool {
+        self.context.not_place.iter().any(|word| {
+            folded
+                .match_indices(word.text.as_str())
+                .any(|(at, m)| at <= start && end <= at + m.len())
+        })
+    }
+
     /// What the folded question says about places.
     pub(crate) fn mentions(&self, folded: &str) -> PlaceMentions {
         let mut mentions = PlaceMentions {
@@ -205,6 +215,7 @@ impl ServiceArea {
                 .not_place_after
                 .iter()
                 .any(|t| t.starts(after_raw) || t.starts(after))
+                || self.inside_a_word(folded, place.start, place.end)
             {
                 continue;
             }
@@ -471,6 +482,7 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 .split_once('=')
                 .ok_or_else(|| error("expected `!name = a|b`"))?;
             let target = match name.trim() {
+                "not_place" => &mut context.not_place,
                 "not_place_after" => &mut context.not_place_after,
                 "landmark_after" => &mut context.landmark_after,
                 "origin_before" => &mut context.origin_before,
