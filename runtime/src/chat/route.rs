@@ -125,23 +125,7 @@ impl SkillRouter {
 /// for the form pre-fill skill, whose examples it sits close to.
 pub fn asks_what_is_required(text: &str) -> bool {
     let folded = govassist_kb::text::fold(text);
-    const REQUESTS: [&str; 9] = [
-        "帮我",
-        "帮忙",
-        "给我",
-        "替我",
-        "请你",
-        "麻烦你",
-        "help me",
-        "fill in",
-        "fill out",
-    ];
-    // `单位没给我交社保` tells what someone failed to do; it asks no one to do anything.
-    let denied = |at: usize| ["没", "不", "未"].iter().any(|n| folded[..at].ends_with(n));
-    if REQUESTS
-        .iter()
-        .any(|r| folded.match_indices(r).any(|(at, _)| !denied(at)))
-    {
+    if asks_someone_to_act(&folded) {
         return false;
     }
     const WHICH: [&str; 10] = [
@@ -188,6 +172,26 @@ pub fn asks_what_is_required(text: &str) -> bool {
     chinese || english
 }
 
+/// Whether the folded message asks someone to do something (`帮我`, `fill in`), not counting
+/// a request denied (`单位没给我交社保` tells what someone failed to do; it asks nothing).
+fn asks_someone_to_act(folded: &str) -> bool {
+    const REQUESTS: [&str; 9] = [
+        "帮我",
+        "帮忙",
+        "给我",
+        "替我",
+        "请你",
+        "麻烦你",
+        "help me",
+        "fill in",
+        "fill out",
+    ];
+    let denied = |at: usize| ["没", "不", "未"].iter().any(|n| folded[..at].ends_with(n));
+    REQUESTS
+        .iter()
+        .any(|r| folded.match_indices(r).any(|(at, _)| !denied(at)))
+}
+
 /// The message says a form is filled already and asks how or where to hand it in
 /// (`申请表填好后怎么交？`), with no one asked to do anything: the guide's 办理地点 and 办理平台
 /// answer it; the form pre-fill skill, whose examples it sits close to, has nothing left to do.
@@ -210,10 +214,7 @@ pub fn asks_how_to_hand_in(text: &str) -> bool {
         "where do i submit",
         "how do i submit",
     ];
-    let asked_to_act = ["帮我", "替我", "请你", "麻烦你", "help me"]
-        .iter()
-        .any(|r| folded.contains(r));
-    !asked_to_act
+    !asks_someone_to_act(&folded)
         && FILLED.iter().any(|w| folded.contains(w))
         && HAND_IN.iter().any(|w| folded.contains(w))
 }
