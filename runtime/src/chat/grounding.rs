@@ -612,8 +612,10 @@ pub fn fit_prompt(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Flag {
     pub sentence: String,
-    /// `unknown_source` (a marker naming no retrieved passage) or
-    /// `figure_not_in_source` (a number the cited passages do not contain).
+    /// `unknown_source` (a marker naming no retrieved passage),
+    /// `figure_not_in_source` (a number the cited passages do not contain), or
+    /// `number_not_in_source` (a phone or ID number no passage holds, replaced before it was
+    /// shown: [`NumberGate`]).
     pub reason: &'static str,
     /// The figure that was not found, for `figure_not_in_source`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -675,6 +677,135 @@ pub fn check_citations(answer: &str, passages: &[&str]) -> CitationCheck {
         }
     }
     check
+}
+
+/// Fewest digits of a figure that a reader would dial or copy: a phone, ID or account number.
+const NUMBER_DIGITS: usize = 7;
+
+/// Holds back a streamed answer from each sentence's first digit to the sentence's end, and
+/// replaces what it held with a note when it has a number (a phone, an ID: [`NUMBER_DIGITS`]
+/// digits or more) that neither the passages nor the question contain. Such a number is made up,
+/// and a flag after the answer would come too late for a citizen who has already dialled it.
+/// Shorter figures (days, fees) pass, to be checked after the answer ([`check_citations`]); text
+/// without digits streams as it comes, so the first words are not delayed.
+pub struct NumberGate {
+    /// The passages and the question, folded as figures are.
+    known: String,
+    /// What stands in for a made-up number: the user's language's note.
+    removed: &'static str,
+    /// Held back: from the first digit of the unfinished sentence on.
+    held: String,
+    dropped: Vec<Flag>,
+}
+
+impl NumberGate {
+    pub fn new(passages: &[&str], question: &str, removed: &'static str) -> Self {
+        let mut known = fold_figures(question);
+        for passage in passages {
+            known.push('\n');
+            known.push_str(&fold_figures(passage));
+        }
+        NumberGate {
+            known,
+            removed,
+            held: String::new(),
+            dropped: Vec::new(),
+        }
+    }
+
+    /// Takes the next piece of the answer; returns what may be shown now.
+    pub fn push(&mut self, piece: &str) -> String {
+        self.held.push_str(piece);
+        let mut released = String::new();
+        while let Some(end) = sentence_end(&self.held) {
+            let sentence: String = self.held.drain(..end).collect();
+            released.push_str(&self.settle(sentence));
+        }
+        let first_digit = first_figure_digit(&self.held).unwrap_or(self.held.len());
+        released.extend(self.held.drain(..first_digit));
+        released
+    }
+
+    /// The end of the answer: settles what is still held.
+    pub fn finish(&mut self) -> String {
+        let rest = std::mem::take(&mut self.held);
+        self.settle(rest)
+    }
+
+    /// The made-up numbers replaced so far, as flags.
+    pub fn dropped(&self) -> &[Flag] {
+        &self.dropped
+    }
+
+    /// What to show for the held end of a sentence.
+    fn settle(&mut self, held: String) -> String {
+        let text = strip_markers(&held);
+        let Some(figure) = figures(&text)
+            .into_iter()
+            .find(|f| f.len() >= NUMBER_DIGITS && !self.known.contains(f.as_str()))
+        else {
+            return held;
+        };
+        self.dropped.push(Flag {
+            sentence: text.trim().to_owned(),
+            reason: "number_not_in_source",
+            figure: Some(figure),
+        });
+        let mut shown = self.removed.to_owned();
+        // The sentence's own end stays, so that the next one does not run into it.
+        if let Some(end) = held.chars().last().filter(|&c| ends_sentence(c)) {
+            shown.push(end);
+        }
+        shown
+    }
+}
+
+/// Whether `c` ends a sentence, as [`sentences`] splits (a `.` only before whitespace).
+fn ends_sentence(c: char) -> bool {
+    matches!(c, '。' | '！' | '？' | '；' | '\n' | '!' | '?' | ';' | '.')
+}
+
+/// The byte index just past the first complete sentence of `text`, if one has ended: a `.` at
+/// the very end may yet be a decimal point, so it ends nothing until what follows is known.
+fn sentence_end(text: &str) -> Option<usize> {
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let ends = if c == '.' {
+            chars.peek().is_some_and(|(_, next)| next.is_whitespace())
+        } else {
+            ends_sentence(c)
+        };
+        if ends {
+            return Some(i + c.len_utf8());
+        }
+    }
+    None
+}
+
+/// The byte index of the first digit of `text` that is part of a figure, not of a marker (`[1]`,
+/// or `[1` still being written).
+fn first_figure_digit(text: &str) -> Option<usize> {
+    let mut rest = 0;
+    while rest < text.len() {
+        let tail = &text[rest..];
+        if let Some(inside) = tail.strip_prefix('[') {
+            let digits = inside.len()
+                - inside
+                    .trim_start_matches(|c: char| c.is_ascii_digit())
+                    .len();
+            let after = &inside[digits..];
+            if digits > 0 && (after.is_empty() || after.starts_with(']')) {
+                rest += 1 + digits + usize::from(!after.is_empty());
+                continue;
+            }
+        }
+        let c = tail.chars().next()?;
+        if govassist_kb::text::to_half_width(c).is_ascii_digit() {
+            return Some(rest);
+        }
+        rest += c.len_utf8();
+    }
+    None
 }
 
 /// Whether the model has started listing sources that were never given (`[6]` of five): a small
@@ -864,6 +995,61 @@ fn fold_figures(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Streams `answer` through a gate in pieces of `size` characters; returns what each push
+    /// released, then what `finish` released.
+    fn through_gate(gate: &mut NumberGate, answer: &str, size: usize) -> Vec<String> {
+        let chars: Vec<char> = answer.chars().collect();
+        let mut out: Vec<String> = chars
+            .chunks(size)
+            .map(|piece| gate.push(&piece.iter().collect::<String>()))
+            .collect();
+        out.push(gate.finish());
+        out
+    }
+
+    #[test]
+    fn a_made_up_phone_number_never_reaches_the_reader() {
+        let passages = ["咨询电话：020-12333-9\n办理地点：广州市天河区林和中路168号"];
+        let mut gate = NumberGate::new(&passages, "能帮我查捐献者家属的电话吗？", "〔略〕");
+        let answer = "请到办事大厅咨询[1]。家属的电话是13456789012。咨询电话：020-12333-9[1]。";
+        let shown = through_gate(&mut gate, answer, 3).concat();
+        assert_eq!(
+            shown,
+            "请到办事大厅咨询[1]。家属的电话是〔略〕。咨询电话：020-12333-9[1]。"
+        );
+        assert_eq!(gate.dropped().len(), 1);
+        assert_eq!(gate.dropped()[0].reason, "number_not_in_source");
+        assert_eq!(gate.dropped()[0].figure.as_deref(), Some("13456789012"));
+    }
+
+    #[test]
+    fn the_gate_holds_only_from_a_figure_and_replaces_only_long_numbers() {
+        let passages = ["承诺办结时限：5个工作日"];
+        let mut gate = NumberGate::new(&passages, "我的编号是20240101888，多久能办好？", "〔略〕");
+        // Words stream as they come, markers included.
+        assert_eq!(gate.push("需要带身份证[1"), "需要带身份证[1");
+        assert_eq!(gate.push("]。一般要"), "]。一般要");
+        // A figure is held until its sentence ends.
+        assert_eq!(gate.push("20个"), "");
+        assert_eq!(gate.push("工作日。编号"), "20个工作日。编号");
+        // A short figure the guide lacks is kept (the check after the answer flags it); a number
+        // the question gave is no invention. A final `.` may yet be a decimal point.
+        assert_eq!(gate.push("20240101888有效."), "");
+        assert_eq!(gate.finish(), "20240101888有效.");
+        assert!(gate.dropped().is_empty());
+    }
+
+    #[test]
+    fn a_replaced_number_keeps_its_line_break() {
+        let mut gate = NumberGate::new(&["电话：020-83333333"], "电话多少", "〔略〕");
+        let shown = through_gate(
+            &mut gate,
+            "电话：020-83333333\n手机：13800001111\n以上。",
+            4,
+        );
+        assert_eq!(shown.concat(), "电话：020-83333333\n手机：〔略〕\n以上。");
+    }
 
     #[test]
     fn supported_sentences_cite_and_made_up_figures_are_flagged() {

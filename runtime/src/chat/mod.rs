@@ -683,25 +683,45 @@ async fn answer_from_knowledge_base(
             piece_tx.blocking_send(piece.to_owned()).is_ok()
         })
     });
+    // What the model wrote, and `answer`, what the reader may see of it: the same, but for a
+    // made-up phone or ID number, replaced by a note (see `grounding::NumberGate`).
+    let mut written = String::new();
     let mut answer = String::new();
+    let passages: Vec<&str> = hits.iter().map(|h| h.passage.as_str()).collect();
+    let mut gate = grounding::NumberGate::new(&passages, &cx.masked, replies::number_removed(lang));
     // How much of `answer` the reader has seen. A small model sometimes writes nothing but its
     // markers (`[1] [2]`), or restates the question: both are held back until the answer says
     // something else, and a reply of nothing else is introduced in words instead (the guide's own
     // words under it answer).
     let mut streamed = 0;
-    while let Some(piece) = piece_rx.recv().await {
+    let mut generating = true;
+    while generating {
+        let piece = match piece_rx.recv().await {
+            Some(piece) => {
+                written.push_str(&piece);
+                if grounding::cites_beyond(&written, used) {
+                    tracing::warn!(
+                        passages = used,
+                        "the model cited a source it was not given; generation stopped"
+                    );
+                    generating = false;
+                    gate.finish()
+                } else {
+                    gate.push(&piece)
+                }
+            }
+            None => {
+                generating = false;
+                gate.finish()
+            }
+        };
         answer.push_str(&piece);
-        if grounding::cites_beyond(&answer, used) {
-            tracing::warn!(
-                passages = used,
-                "the model cited a source it was not given; generation stopped"
-            );
-            answer.truncate(answer.len() - piece.len());
-            break;
-        }
         if streamed == 0
             && (!grounding::has_words(&answer) || grounding::repeats_question(&answer, &cx.masked))
         {
+            continue;
+        }
+        if streamed == answer.len() {
             continue;
         }
         if !cx.stream(&answer[streamed..]).await {
@@ -730,7 +750,6 @@ async fn answer_from_knowledge_base(
         .generated_tokens
         .add(stats.generated_tokens as u64);
 
-    let passages: Vec<&str> = hits.iter().map(|h| h.passage.as_str()).collect();
     // A pointer to the guide points to the best-ranked one, quoted: the markers of an answer that
     // said nothing else are weak evidence (of `devmix_25`'s 15 such replies, the first hit was the
     // asked item in 14, and one of those cited only the second, marked and quoted), and the
@@ -769,7 +788,7 @@ async fn answer_from_knowledge_base(
     } else {
         None
     };
-    if !check.flagged.is_empty() {
+    if !check.flagged.is_empty() || !gate.dropped().is_empty() {
         footer.push_str(replies::unverified_note(lang));
     }
     // The source's own words under the model's, cited: the lines of the fields the question asks
@@ -815,6 +834,7 @@ async fn answer_from_knowledge_base(
     let mut done = DoneInfo::new(&session_id, RouteTaken::Answer);
     done.citations = cited_documents(&cited_refs);
     done.flagged = check.flagged;
+    done.flagged.extend_from_slice(gate.dropped());
     done.handoff_id = handoff;
     done.prompt_tokens = stats.prompt_tokens;
     done.cached_prompt_tokens = stats.cached_prompt_tokens;

@@ -198,6 +198,16 @@ pub fn unverified_note(lang: Lang) -> &'static str {
     )
 }
 
+/// What stands in an answer for a number the guides do not hold (`grounding::NumberGate`).
+pub fn number_removed(lang: Lang) -> &'static str {
+    pick(
+        lang,
+        "（此号码未能在办事指南中核实，已略去）",
+        "（此號碼未能在辦事指南中核實，已略去）",
+        "(a number not found in the guides, left out)",
+    )
+}
+
 /// The reply to a cancel (取消, 不用了) when no handling is under way.
 pub fn nothing_to_cancel(lang: Lang) -> String {
     pick(
