@@ -679,6 +679,12 @@ pub fn check_citations(answer: &str, passages: &[&str]) -> CitationCheck {
     check
 }
 
+/// A hit as the answer's figures are checked against: the passage under the title and document id
+/// that the prompt shows beside it, since a small model repeats them (`[1] 《…》（11440000…）`).
+pub fn checkable(hit: &Hit) -> String {
+    format!("《{}》（{}）\n{}", hit.title, hit.doc_id, hit.passage)
+}
+
 /// Fewest digits of a figure that a reader would dial or copy: a phone, ID or account number.
 const NUMBER_DIGITS: usize = 7;
 
@@ -721,8 +727,12 @@ impl NumberGate {
             let sentence: String = self.held.drain(..end).collect();
             released.push_str(&self.settle(sentence));
         }
-        let first_digit = first_figure_digit(&self.held).unwrap_or(self.held.len());
-        released.extend(self.held.drain(..first_digit));
+        let mut cut = first_figure_digit(&self.held).unwrap_or(self.held.len());
+        // A `[` at the end may open a marker whose number is still to come.
+        if self.held[..cut].ends_with('[') {
+            cut -= 1;
+        }
+        released.extend(self.held.drain(..cut));
         released
     }
 
@@ -1038,6 +1048,38 @@ mod tests {
         assert_eq!(gate.push("20240101888有效."), "");
         assert_eq!(gate.finish(), "20240101888有效.");
         assert!(gate.dropped().is_empty());
+    }
+
+    #[test]
+    fn a_marker_split_across_pieces_is_no_figure_and_an_id_the_prompt_showed_is_no_invention() {
+        let hit = Hit {
+            id: "11440000553612461J2442111687001".into(),
+            doc_id: "11440000553612461J2442111687001".into(),
+            kind: govassist_kb::DocKind::ServiceItem,
+            title: "企业职工历史信息审核申请".into(),
+            passage: "咨询电话：020-12333-9".into(),
+            score: 1.0,
+            url: None,
+            phone: None,
+            service: None,
+        };
+        let checked = checkable(&hit);
+        let mut gate = NumberGate::new(&[checked.as_str()], "要交什么材料", "〔略〕");
+        assert_eq!(gate.push("见["), "见");
+        assert_eq!(
+            gate.push("1] 《企业职工历史信息审核申请》"),
+            "[1] 《企业职工历史信息审核申请》"
+        );
+        assert_eq!(
+            gate.push("（11440000553612461J2442111687001）。"),
+            "（11440000553612461J2442111687001）。"
+        );
+        assert!(gate.dropped().is_empty());
+        let check = check_citations(
+            "见[1]《企业职工历史信息审核申请》（11440000553612461J2442111687001）。",
+            &[checked.as_str()],
+        );
+        assert!(check.flagged.is_empty(), "{:?}", check.flagged);
     }
 
     #[test]

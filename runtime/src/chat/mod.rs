@@ -688,7 +688,10 @@ async fn answer_from_knowledge_base(
     let mut written = String::new();
     let mut answer = String::new();
     let passages: Vec<&str> = hits.iter().map(|h| h.passage.as_str()).collect();
-    let mut gate = grounding::NumberGate::new(&passages, &cx.masked, replies::number_removed(lang));
+    let checkable: Vec<String> = hits.iter().map(grounding::checkable).collect();
+    let checkable: Vec<&str> = checkable.iter().map(String::as_str).collect();
+    let mut gate =
+        grounding::NumberGate::new(&checkable, &cx.masked, replies::number_removed(lang));
     // How much of `answer` the reader has seen. A small model sometimes writes nothing but its
     // markers (`[1] [2]`), or restates the question: both are held back until the answer says
     // something else, and a reply of nothing else is introduced in words instead (the guide's own
@@ -760,7 +763,7 @@ async fn answer_from_knowledge_base(
             flagged: Vec::new(),
         }
     } else {
-        grounding::check_citations(&answer, &passages[..used])
+        grounding::check_citations(&answer, &checkable[..used])
     };
     let mut cited = check.cited.clone();
     // A small model does not always write its markers; attribute the answer to the source it
