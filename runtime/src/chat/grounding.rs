@@ -617,7 +617,7 @@ pub struct Flag {
     /// `number_not_in_source` (a phone or ID number no passage holds, replaced before it was
     /// shown: [`NumberGate`]).
     pub reason: &'static str,
-    /// The figure that was not found, for `figure_not_in_source`.
+    /// The figure that was not found (the marker's number, for `unknown_source`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub figure: Option<String>,
 }
@@ -770,7 +770,7 @@ impl NumberGate {
     }
 }
 
-/// Whether `c` ends a sentence, as [`sentences`] splits (a `.` only before whitespace).
+/// Whether `c` ends a sentence (a `.` only before whitespace or at the end: the callers look).
 fn ends_sentence(c: char) -> bool {
     matches!(c, '。' | '！' | '？' | '；' | '\n' | '!' | '?' | ';' | '.')
 }
@@ -876,8 +876,11 @@ fn sentences(text: &str) -> Vec<&str> {
     let mut start = 0;
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
-        let ends = matches!(c, '。' | '！' | '？' | '；' | '\n' | '!' | '?' | ';')
-            || (c == '.' && chars.peek().is_none_or(|(_, next)| next.is_whitespace()));
+        let ends = if c == '.' {
+            chars.peek().is_none_or(|(_, next)| next.is_whitespace())
+        } else {
+            ends_sentence(c)
+        };
         if ends {
             let mut end = i + c.len_utf8();
             // Keep trailing markers with the sentence they close.
