@@ -42,6 +42,8 @@ struct Context {
     not_origin_after: Vec<Term>,
     not_origin_before: Vec<Term>,
     origin_after: Vec<Term>,
+    counterpart_before: Vec<Term>,
+    counterpart_after: Vec<Term>,
     destination_before: Vec<Term>,
     leaving_the_country: Vec<Term>,
     abroad_before: Vec<Term>,
@@ -265,7 +267,18 @@ impl ServiceArea {
                     .not_origin_after
                     .iter()
                     .any(|t| t.starts(after))
-                    && self.context.origin_after.iter().any(|t| t.starts(after)));
+                    && self.context.origin_after.iter().any(|t| t.starts(after)))
+                // 给德国的一家咨询公司付服务费: where the company paid is, not where the service is.
+                || (self
+                    .context
+                    .counterpart_before
+                    .iter()
+                    .any(|t| t.ends(before))
+                    && self
+                        .context
+                        .counterpart_after
+                        .iter()
+                        .any(|t| t.starts(after)));
             if !origin {
                 mentions.insured_elsewhere |=
                     self.context.insured_after.iter().any(|t| t.starts(after));
@@ -489,6 +502,8 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "not_origin_after" => &mut context.not_origin_after,
                 "not_origin_before" => &mut context.not_origin_before,
                 "origin_after" => &mut context.origin_after,
+                "counterpart_before" => &mut context.counterpart_before,
+                "counterpart_after" => &mut context.counterpart_after,
                 "destination_before" => &mut context.destination_before,
                 "leaving_the_country" => &mut context.leaving_the_country,
                 "abroad_before" => &mut context.abroad_before,
