@@ -319,6 +319,29 @@ pub fn asks_where_to_book(text: &str) -> bool {
                 .map(|end| (at, at + end))
         })
     });
+    // `低保可以先在网上预约办理吗？`: whether a matter can be booked online at all, a yes-or-no
+    // question the guide's 网上预约 answers (the skill books counters, never online).
+    const ONLINE: [&str; 2] = ["网上", "线上"];
+    const YES_OR_NO: [&str; 5] = ["吗", "能不能", "可不可以", "是否", "可否"];
+    let cue = cue.or_else(|| {
+        let mut offset = 0;
+        folded
+            .split_inclusive(|c| SENTENCE_ENDS.contains(c))
+            .find_map(|sentence| {
+                let start = offset;
+                offset += sentence.len();
+                if !YES_OR_NO.iter().any(|q| sentence.contains(q)) {
+                    return None;
+                }
+                ONLINE.iter().find_map(|w| {
+                    sentence.match_indices(w).find_map(|(at, _)| {
+                        let at = start + at;
+                        let end = text_from(at, CLAUSE_ENDS, 8).find("预约")? + "预约".len();
+                        Some((at, at + end))
+                    })
+                })
+            })
+    });
     if let Some((start, end)) = cue {
         // The matter: Han characters outside the cue, other than the words around any question.
         const FILLER: &str = "我们你请问想要能可以在去到了的吗呢啊吧呀是个这那一下网上线上现场";
@@ -1006,6 +1029,8 @@ mod tests {
             "我帮舅舅办低收入家庭的申请，听说要先预约，预约是在哪个系统里操作的？",
             "在本地约了驾驶证科目考试，想看看预约结果出来没有，去哪个平台查？",
             "Where can I book a marriage registration in Guangzhou?",
+            "家里收入太低想申请低保，可以先在网上预约办理吗？",
+            "低保能不能线上预约？",
         ] {
             assert!(asks_where_to_book(text), "{text}");
         }
@@ -1017,6 +1042,9 @@ mod tests {
             "帮我预约下周一上午去办理，在哪里办都行",
             "我想预约下周一上午去办理",
             "明天上午能预约吗？",
+            "可以网上预约吗？",
+            "帮我在网上预约低保，可以吗？",
+            "我想网上预约明天上午办低保",
             "查一下我的预约",
             "我上周约的探视，怎么改预约时间？",
             "探视的预约怎么取消预约？",
