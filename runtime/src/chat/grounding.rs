@@ -869,6 +869,20 @@ pub fn restates_question(answer: &str, question: &str) -> bool {
         && answer.chars().count() * 5 >= question.chars().count() * 3
 }
 
+/// The small model's own canned refusal, folded to its words (`抱歉，我無法協助完成這個請求。`):
+/// it writes one now and then for a harmless question (5 of ~6,500 answers in the sets). The
+/// passages that were found are the answer, so the reader is pointed to them instead.
+const MODEL_REFUSALS: [&str; 2] = [
+    "抱歉我无法协助完成这个请求",
+    "imsorrybuticantassistwiththat",
+];
+
+/// Whether `answer`, so far, is the model's canned refusal or its start.
+pub fn is_model_refusal(answer: &str) -> bool {
+    let words = words_of(answer);
+    !words.is_empty() && MODEL_REFUSALS.iter().any(|r| r.starts_with(&words))
+}
+
 /// Sentences ending at Chinese or Latin sentence punctuation or a line break;
 /// a marker right after the punctuation (`…材料。[1]`) stays with its sentence.
 fn sentences(text: &str) -> Vec<&str> {
@@ -1132,6 +1146,11 @@ mod tests {
         assert!(restates_question("保姆虐待孩子该找谁通报？[1]", question));
         assert!(!restates_question("保姆", question));
         assert!(!restates_question("", question));
+        assert!(is_model_refusal("抱歉，我無法協助完成這個請求。"));
+        assert!(is_model_refusal("抱歉，我无法"));
+        assert!(is_model_refusal("I'm sorry, but I can't assist with that."));
+        assert!(!is_model_refusal("抱歉，本所目前尚無本項服務"));
+        assert!(!is_model_refusal("[1]"));
         assert!(restates_question(
             "Where can I buy low-cost condoms? [1]",
             "Where can I buy low-cost condoms, and how much?"

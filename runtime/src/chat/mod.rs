@@ -693,9 +693,9 @@ async fn answer_from_knowledge_base(
     let mut gate =
         grounding::NumberGate::new(&checkable, &cx.masked, replies::number_removed(lang));
     // How much of `answer` the reader has seen. A small model sometimes writes nothing but its
-    // markers (`[1] [2]`), or restates the question: both are held back until the answer says
-    // something else, and a reply of nothing else is introduced in words instead (the guide's own
-    // words under it answer).
+    // markers (`[1] [2]`), restates the question or refuses in its own canned words: all are held
+    // back until the answer says something else, and a reply of nothing else is introduced in words
+    // instead (the guide's own words under it answer).
     let mut streamed = 0;
     let mut generating = true;
     while generating {
@@ -720,7 +720,9 @@ async fn answer_from_knowledge_base(
         };
         answer.push_str(&piece);
         if streamed == 0
-            && (!grounding::has_words(&answer) || grounding::repeats_question(&answer, &cx.masked))
+            && (!grounding::has_words(&answer)
+                || grounding::repeats_question(&answer, &cx.masked)
+                || grounding::is_model_refusal(&answer))
         {
             continue;
         }
@@ -733,9 +735,12 @@ async fn answer_from_knowledge_base(
         streamed = answer.len();
     }
     drop(piece_rx);
-    // An answer of nothing but markers or the question itself is replaced by a pointer to the guide.
+    // An answer of nothing but markers, the question itself or the model's canned refusal is
+    // replaced by a pointer to the guide.
     let says_nothing = streamed == 0
-        && (!grounding::has_words(&answer) || grounding::restates_question(&answer, &cx.masked));
+        && (!grounding::has_words(&answer)
+            || grounding::restates_question(&answer, &cx.masked)
+            || grounding::is_model_refusal(&answer));
     if streamed == 0 {
         let shown = if says_nothing {
             replies::see_the_guide(lang)
