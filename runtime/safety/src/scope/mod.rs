@@ -192,7 +192,7 @@ impl ScopeRules {
     /// belongs to the message's one service question: weak rules (a chit-chat opening, `你喜欢帮人
     /// 办事吗？`) and a place in the first sentence, which sets the scene (`My company is in Nanjing;
     /// can we open a branch in Guangzhou?`, `I was bitten by a dog in Thailand. Now I'm back in
-    /// Taipei…`).
+    /// Taipei…`), and a health condition told rather than asked about ([`tells_only`]).
     pub fn classify(&self, text: &str, area: &ServiceArea) -> Scope {
         self.judge(text, area).scope
     }
@@ -231,6 +231,9 @@ impl ScopeRules {
                 .first_match(&folded, true)
                 .or_else(|| (index > 0 && elsewhere(area, &folded)).then_some(Reason::OtherCity));
             match verdict {
+                // A health condition told, not asked about (`我妈膝盖开刀后走路很困难。…接送服务
+                // 去哪里申请？`), is why the service is asked for: it stays with the question.
+                Some(Reason::Medical) if tells_only(text, part, &folded) => kept.push(part),
                 Some(reason) => {
                     declined.get_or_insert(reason);
                 }
@@ -340,6 +343,39 @@ const QUESTION_WORDS: [&str; 30] = [
     "do i",
     "should",
 ];
+
+/// Words that ask for something without a question word (`推荐点药`, `会不会是肺炎`).
+const REQUEST_WORDS: [&str; 16] = [
+    "给我",
+    "帮我",
+    "推荐",
+    "建议",
+    "告诉我",
+    "开点",
+    "开些",
+    "会不会",
+    "是不是",
+    "还是",
+    "觉得",
+    "tell me",
+    "recommend",
+    "suggest",
+    "advise",
+    "prescribe",
+];
+
+/// Whether `part`, a request of `text` (folded: `folded`), only tells something: it ends in a
+/// full stop, not a question mark, and neither asks (`QUESTION_WORDS`) nor requests
+/// (`REQUEST_WORDS`).
+fn tells_only(text: &str, part: &str, folded: &str) -> bool {
+    let ends_in_full_stop = text.find(part).is_some_and(|at| {
+        let after = text[at + part.len()..].trim_start();
+        after.starts_with(['。', '！', '!', '；', ';', '.'])
+    });
+    ends_in_full_stop
+        && !asks_something(folded)
+        && !REQUEST_WORDS.iter().any(|word| contains_word(folded, word))
+}
 
 fn asks_something(folded: &str) -> bool {
     QUESTION_WORDS
