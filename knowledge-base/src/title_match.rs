@@ -604,8 +604,9 @@ pub struct Signals {
     /// For a FAQ entry: whether its question asks what the user's asks ([`aspect_agreement`]).
     pub faq_aspect: f32,
     /// How much more the question denies of the qualifier than of its siblings', or 0 when less
-    /// ([`qualifier_evidence`] with [`DeniedPairs`]): `不是业余电台，也不是手机基站` against the `(业余)` and `(公众移动通信基站)`
-    /// variants, which the words 业余 and 基站 would otherwise draw it to.
+    /// ([`qualifier_evidence`] with [`DeniedPairs`]): `不是业余电台，也不是手机基站` against the
+    /// `(业余)` and `(公众移动通信基站)` variants, which the words 业余 and 基站 would otherwise draw
+    /// it to.
     pub qualifier_denied: f32,
 }
 
@@ -887,9 +888,8 @@ impl CharPairs {
 
 /// The character pairs a folded question writes only where it denies them: after 不是, 并非 or 而非
 /// (not 是不是, which asks), up to the end of the clause or a 的, at most [`DeniedPairs::REACH`]
-/// characters.
-/// `对讲机中继电台（不是业余电台，也不是手机基站）…注销电台` denies 业余 and 基站 but not 电台, which
-/// it also affirms.
+/// characters: `对讲机中继电台（不是业余电台，也不是手机基站）…注销电台` denies 业余 and 基站 but not
+/// 电台, which it also affirms.
 struct DeniedPairs {
     pairs: std::collections::HashSet<(char, char)>,
 }
