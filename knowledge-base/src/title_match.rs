@@ -896,7 +896,9 @@ struct DeniedPairs {
 
 impl DeniedPairs {
     const REACH: usize = 8;
-    const DENIALS: [&'static str; 3] = ["不是", "并非", "而非"];
+    /// Narrower than [`DENIALS`]: 没有 and 不需要 often state the very fact a qualifier names
+    /// (`没有犯罪记录` asks for `无犯罪记录`).
+    const DENIALS: [[char; 2]; 3] = [['不', '是'], ['并', '非'], ['而', '非']];
     /// A clause ends the denial, and so does 的: `不是公司制的外资企业` denies 公司制, not 企业. A list
     /// does not: `不是旅游、探亲或商务` denies all three.
     const ENDS: &'static str = "，。？！,.?!；;）)（(：:的";
@@ -906,8 +908,7 @@ impl DeniedPairs {
         let mut denied = vec![false; chars.len()];
         for at in 0..chars.len() {
             let is_denial = Self::DENIALS.iter().any(|d| {
-                let d: Vec<char> = d.chars().collect();
-                chars[at..].starts_with(&d) && !(d[1] == '是' && at > 0 && chars[at - 1] == '是')
+                chars[at..].starts_with(d) && !(d[1] == '是' && at > 0 && chars[at - 1] == '是')
             });
             if is_denial {
                 chars[at + 2..]
