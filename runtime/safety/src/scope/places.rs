@@ -37,6 +37,7 @@ struct Place {
 struct Context {
     not_place: Vec<Term>,
     not_place_after: Vec<Term>,
+    exhibition_after: Vec<Term>,
     landmark_after: Vec<Term>,
     origin_before: Vec<Term>,
     not_origin_after: Vec<Term>,
@@ -217,6 +218,7 @@ impl ServiceArea {
                 .not_place_after
                 .iter()
                 .any(|t| t.starts(after_raw) || t.starts(after))
+                || (!place.in_area && self.names_an_exhibition(after_raw))
                 || self.inside_a_word(folded, place.start, place.end)
             {
                 continue;
@@ -333,6 +335,18 @@ impl ServiceArea {
         })
     }
 
+    /// Whether the place is what an exhibition shows (意大利的伊特鲁里亚文明展, 埃及的古代文物特展):
+    /// the exhibition is held here, whatever place it is about. Asked of places elsewhere only: 来广东展出
+    /// still names the area.
+    fn names_an_exhibition(&self, after: &str) -> bool {
+        let rest = after.strip_prefix('的').unwrap_or(after);
+        let clause: String = first_clause(rest).chars().take(EXHIBITION_REACH).collect();
+        self.context
+            .exhibition_after
+            .iter()
+            .any(|t| t.occurs_in(&clause))
+    }
+
     /// Whether the clause after a place the person left says they retired from it, or that
     /// plants or animals are shipped from it.
     fn still_involved(&self, after: &str) -> bool {
@@ -437,6 +451,9 @@ const LIST_SOURCE_CUES: [&str; 3] = ["从", "来自", "from"];
 /// How far after a place a service verb still belongs to it (`在西安雁塔区办`), in characters.
 const TARGET_REACH: usize = 12;
 
+/// How far after a place an exhibition's name may end (`意大利的伊特鲁里亚文明展`), in characters.
+const EXHIBITION_REACH: usize = 12;
+
 /// What ends a clause (after folding, which keeps 。 and turns ， into `,`; both are listed).
 const CLAUSE_ENDS: [char; 10] = ['，', ',', '。', '？', '?', '！', '!', '；', ';', '\n'];
 
@@ -497,6 +514,7 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
             let target = match name.trim() {
                 "not_place" => &mut context.not_place,
                 "not_place_after" => &mut context.not_place_after,
+                "exhibition_after" => &mut context.exhibition_after,
                 "landmark_after" => &mut context.landmark_after,
                 "origin_before" => &mut context.origin_before,
                 "not_origin_after" => &mut context.not_origin_after,
