@@ -825,6 +825,27 @@ pub fn cites_beyond(answer: &str, passages: usize) -> bool {
     markers(answer).into_iter().any(|n| n > passages)
 }
 
+/// The shortest and longest stretch, in characters, that [`runs_in_a_loop`] looks for. Shorter
+/// repeats, and stretches of one character, are words and laughter (谢谢谢谢, 哈哈哈哈哈哈), not a loop.
+const LOOP_UNIT_CHARS: std::ops::RangeInclusive<usize> = 5..=80;
+
+/// How many copies of one stretch in a row make a loop.
+const LOOP_COPIES: usize = 3;
+
+/// Whether `answer` ends in the same stretch written three times in a row (`请携带身份证原件。请携带身份
+/// 证原件。请携带身份证原件。`): a small model that starts looping writes that stretch until the token limit,
+/// holding a CPU and the reader for nothing more, so generation stops there.
+pub fn runs_in_a_loop(answer: &str) -> bool {
+    let longest = LOOP_UNIT_CHARS.end() * LOOP_COPIES;
+    let tail: Vec<char> = answer.chars().rev().take(longest).collect();
+    LOOP_UNIT_CHARS.clone().any(|unit| {
+        tail.len() >= unit * LOOP_COPIES
+            && (unit..unit * LOOP_COPIES).all(|i| tail[i] == tail[i % unit])
+            && tail[..unit].iter().any(|c| c.is_alphanumeric())
+            && tail[..unit].iter().any(|&c| c != tail[0])
+    })
+}
+
 /// The words of `text` without its `[n]` markers (a marker still being written, `[1`, counts as
 /// one), punctuation or spaces, folded: what an answer says, for comparing it with the question.
 fn words_of(text: &str) -> String {
@@ -1022,6 +1043,21 @@ fn fold_figures(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stretch_written_three_times_in_a_row_is_a_loop() {
+        let unit = "请携带身份证原件。";
+        assert!(runs_in_a_loop(&format!("办理需要：{}", unit.repeat(3))));
+        assert!(!runs_in_a_loop(&format!("办理需要：{}", unit.repeat(2))));
+        // Words and laughter repeat without looping; so do lists whose items differ.
+        assert!(!runs_in_a_loop("哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈哈"));
+        assert!(!runs_in_a_loop(
+            "1. 身份证原件及复印件；2. 户口簿原件及复印件；3. 结婚证原件及复印件；"
+        ));
+        assert!(!runs_in_a_loop("。。。。。。。。。。。。。。。。。。"));
+        assert!(runs_in_a_loop(&"Bring your passport. ".repeat(4)));
+        assert!(!runs_in_a_loop(""));
+    }
 
     /// Streams `answer` through a gate in pieces of `size` characters; returns what each push
     /// released, then what `finish` released.

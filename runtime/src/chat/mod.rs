@@ -709,6 +709,12 @@ async fn answer_from_knowledge_base(
                     );
                     generating = false;
                     gate.finish()
+                } else if grounding::runs_in_a_loop(&written) {
+                    tracing::warn!("the model repeats itself; generation stopped");
+                    generating = false;
+                    let mut rest = gate.push(&piece);
+                    rest.push_str(&gate.finish());
+                    rest
                 } else {
                     gate.push(&piece)
                 }
