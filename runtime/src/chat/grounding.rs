@@ -695,8 +695,12 @@ const NUMBER_DIGITS: usize = 7;
 /// Shorter figures (days, fees) pass, to be checked after the answer ([`check_citations`]); text
 /// without digits streams as it comes, so the first words are not delayed.
 pub struct NumberGate {
-    /// The passages and the question, folded as figures are.
+    /// The passages and the question, folded as figures are, without the document ids.
     known: String,
+    /// The document ids the prompt showed (`11440000553612461J2442111687001`, `GIP_100665302`):
+    /// written whole they are no invention, but their digits are no phone number, which a small
+    /// model sometimes makes of them.
+    ids: Vec<String>,
     /// What stands in for a made-up number: the user's language's note.
     removed: &'static str,
     /// Held back: from the first digit of the unfinished sentence on.
@@ -707,12 +711,14 @@ pub struct NumberGate {
 impl NumberGate {
     pub fn new(passages: &[&str], question: &str, removed: &'static str) -> Self {
         let mut known = fold_figures(question);
+        let mut ids = Vec::new();
         for passage in passages {
             known.push('\n');
-            known.push_str(&fold_figures(passage));
+            known.push_str(&fold_figures(&without_document_ids(passage, &mut ids)));
         }
         NumberGate {
             known,
+            ids,
             removed,
             held: String::new(),
             dropped: Vec::new(),
@@ -749,7 +755,10 @@ impl NumberGate {
 
     /// What to show for the held end of a sentence.
     fn settle(&mut self, held: String) -> String {
-        let text = strip_markers(&held);
+        let mut text = strip_markers(&held);
+        for id in &self.ids {
+            text = text.replace(id.as_str(), " ");
+        }
         let Some(figure) = figures(&text)
             .into_iter()
             .find(|f| f.len() >= NUMBER_DIGITS && !self.known.contains(f.as_str()))
@@ -768,6 +777,37 @@ impl NumberGate {
         }
         shown
     }
+}
+
+/// `text` with its document ids blanked out, collected into `ids`. An id is a run of 12 or more ASCII
+/// letters, digits and `_` with a letter and at least [`NUMBER_DIGITS`] digits; a run of digits alone
+/// is a figure (an account number), whatever its length.
+fn without_document_ids(text: &str, ids: &mut Vec<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let mut flush = |run: &mut String, out: &mut String| {
+        let digits = run.chars().filter(char::is_ascii_digit).count();
+        let letters = run.chars().any(|c| c.is_ascii_alphabetic());
+        if run.len() >= 12 && letters && digits >= NUMBER_DIGITS {
+            if !ids.contains(run) {
+                ids.push(run.clone());
+            }
+            out.push(' ');
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 /// Whether `c` ends a sentence (a `.` only before whitespace or at the end: the callers look).
@@ -1133,6 +1173,37 @@ mod tests {
             &[checked.as_str()],
         );
         assert!(check.flagged.is_empty(), "{:?}", check.flagged);
+    }
+
+    #[test]
+    fn the_digits_of_a_document_id_are_no_phone_number() {
+        let hit = Hit {
+            id: "12440000669854702J2442185003000".into(),
+            doc_id: "12440000669854702J2442185003000".into(),
+            kind: govassist_kb::DocKind::ServiceItem,
+            title: "公益宣传资讯".into(),
+            passage: "咨询电话：020-3607290\n缴款账号：44050177000800000123".into(),
+            score: 1.0,
+            url: None,
+            phone: None,
+            service: None,
+        };
+        let checked = checkable(&hit);
+        let mut gate =
+            NumberGate::new(&[checked.as_str()], "What is their phone number?", "〔略〕");
+        let shown = through_gate(
+            &mut gate,
+            "Their phone number is 2442185003000. Call 020-3607290 [1]. \
+             See 公益宣传资讯（12440000669854702J2442185003000）. Pay to 44050177000800000123.",
+            5,
+        );
+        assert_eq!(
+            shown.concat(),
+            "Their phone number is 〔略〕. Call 020-3607290 [1]. \
+             See 公益宣传资讯（12440000669854702J2442185003000）. Pay to 44050177000800000123."
+        );
+        assert_eq!(gate.dropped().len(), 1);
+        assert_eq!(gate.dropped()[0].figure.as_deref(), Some("2442185003000"));
     }
 
     #[test]
