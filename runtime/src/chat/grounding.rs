@@ -832,8 +832,10 @@ fn sentence_end(text: &str) -> Option<usize> {
     None
 }
 
-/// The byte index of the first digit of `text` that is part of a figure, not of a marker (`[1]`,
-/// or `[1` still being written).
+/// The byte index of the first digit of `text` that is part of a figure, not of a marker (`[1]`).
+/// A bracket with more digits (`[2442185004000]`, a number the model put in brackets) counts from
+/// its `[`, and so does one still being written (`[1`, `[24`), which may yet become either: held
+/// from the bracket, a replaced number takes its brackets with it.
 fn first_figure_digit(text: &str) -> Option<usize> {
     let mut rest = 0;
     while rest < text.len() {
@@ -844,9 +846,12 @@ fn first_figure_digit(text: &str) -> Option<usize> {
                     .trim_start_matches(|c: char| c.is_ascii_digit())
                     .len();
             let after = &inside[digits..];
-            if digits > 0 && (after.is_empty() || after.starts_with(']')) {
-                rest += 1 + digits + usize::from(!after.is_empty());
+            if (1..=2).contains(&digits) && after.starts_with(']') {
+                rest += 1 + digits + 1;
                 continue;
+            }
+            if digits > 0 {
+                return Some(rest);
             }
         }
         let c = tail.chars().next()?;
@@ -1130,9 +1135,9 @@ mod tests {
     fn the_gate_holds_only_from_a_figure_and_replaces_only_long_numbers() {
         let passages = ["承诺办结时限：5个工作日"];
         let mut gate = NumberGate::new(&passages, "我的编号是20240101888，多久能办好？", "〔略〕");
-        // Words stream as they come, markers included.
-        assert_eq!(gate.push("需要带身份证[1"), "需要带身份证[1");
-        assert_eq!(gate.push("]。一般要"), "]。一般要");
+        // Words stream as they come, markers once closed (`[1` may yet be a bracketed number).
+        assert_eq!(gate.push("需要带身份证[1"), "需要带身份证");
+        assert_eq!(gate.push("]。一般要"), "[1]。一般要");
         // A figure is held until its sentence ends.
         assert_eq!(gate.push("20个"), "");
         assert_eq!(gate.push("工作日。编号"), "20个工作日。编号");
@@ -1193,7 +1198,7 @@ mod tests {
             NumberGate::new(&[checked.as_str()], "What is their phone number?", "〔略〕");
         let shown = through_gate(
             &mut gate,
-            "Their phone number is 2442185003000. Call 020-3607290 [1]. \
+            "Their phone number is [2442185003000]. Call 020-3607290 [1]. \
              See 公益宣传资讯（12440000669854702J2442185003000）. Pay to 44050177000800000123.",
             5,
         );
@@ -1204,6 +1209,10 @@ mod tests {
         );
         assert_eq!(gate.dropped().len(), 1);
         assert_eq!(gate.dropped()[0].figure.as_deref(), Some("2442185003000"));
+        // Without brackets, and with a real marker after a bracket still open.
+        let mut gate = NumberGate::new(&[checked.as_str()], "phone?", "〔略〕");
+        let shown = through_gate(&mut gate, "It is 2442185003000. See [1] and [2].", 2);
+        assert_eq!(shown.concat(), "It is 〔略〕. See [1] and [2].");
     }
 
     #[test]
