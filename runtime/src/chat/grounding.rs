@@ -709,16 +709,16 @@ pub struct NumberGate {
 }
 
 impl NumberGate {
-    pub fn new(passages: &[&str], question: &str, removed: &'static str) -> Self {
+    /// `passages` as the prompt showed them; `ids`, the document ids they may show (see `ids`).
+    pub fn new(passages: &[&str], ids: &[&str], question: &str, removed: &'static str) -> Self {
         let mut known = fold_figures(question);
-        let mut ids = Vec::new();
         for passage in passages {
             known.push('\n');
-            known.push_str(&fold_figures(&without_document_ids(passage, &mut ids)));
+            known.push_str(&fold_figures(&without(passage, ids)));
         }
         NumberGate {
             known,
-            ids,
+            ids: ids.iter().map(|id| id.to_string()).collect(),
             removed,
             held: String::new(),
             dropped: Vec::new(),
@@ -755,10 +755,7 @@ impl NumberGate {
 
     /// What to show for the held end of a sentence.
     fn settle(&mut self, held: String) -> String {
-        let mut text = strip_markers(&held);
-        for id in &self.ids {
-            text = text.replace(id.as_str(), " ");
-        }
+        let text = without(&strip_markers(&held), &self.ids);
         let Some(figure) = figures(&text)
             .into_iter()
             .find(|f| f.len() >= NUMBER_DIGITS && !self.known.contains(f.as_str()))
@@ -779,35 +776,10 @@ impl NumberGate {
     }
 }
 
-/// `text` with its document ids blanked out, collected into `ids`. An id is a run of 12 or more ASCII
-/// letters, digits and `_` with a letter and at least [`NUMBER_DIGITS`] digits; a run of digits alone
-/// is a figure (an account number), whatever its length.
-fn without_document_ids(text: &str, ids: &mut Vec<String>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let mut flush = |run: &mut String, out: &mut String| {
-        let digits = run.chars().filter(char::is_ascii_digit).count();
-        let letters = run.chars().any(|c| c.is_ascii_alphabetic());
-        if run.len() >= 12 && letters && digits >= NUMBER_DIGITS {
-            if !ids.contains(run) {
-                ids.push(run.clone());
-            }
-            out.push(' ');
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
+/// `text` with every one of `ids` blanked out.
+fn without(text: &str, ids: &[impl AsRef<str>]) -> String {
+    ids.iter()
+        .fold(text.to_owned(), |text, id| text.replace(id.as_ref(), " "))
 }
 
 /// Whether `c` ends a sentence (a `.` only before whitespace or at the end: the callers look).
@@ -1119,7 +1091,7 @@ mod tests {
     #[test]
     fn a_made_up_phone_number_never_reaches_the_reader() {
         let passages = ["咨询电话：020-12333-9\n办理地点：广州市天河区林和中路168号"];
-        let mut gate = NumberGate::new(&passages, "能帮我查捐献者家属的电话吗？", "〔略〕");
+        let mut gate = NumberGate::new(&passages, &[], "能帮我查捐献者家属的电话吗？", "〔略〕");
         let answer = "请到办事大厅咨询[1]。家属的电话是13456789012。咨询电话：020-12333-9[1]。";
         let shown = through_gate(&mut gate, answer, 3).concat();
         assert_eq!(
@@ -1134,7 +1106,12 @@ mod tests {
     #[test]
     fn the_gate_holds_only_from_a_figure_and_replaces_only_long_numbers() {
         let passages = ["承诺办结时限：5个工作日"];
-        let mut gate = NumberGate::new(&passages, "我的编号是20240101888，多久能办好？", "〔略〕");
+        let mut gate = NumberGate::new(
+            &passages,
+            &[],
+            "我的编号是20240101888，多久能办好？",
+            "〔略〕",
+        );
         // Words stream as they come, markers once closed (`[1` may yet be a bracketed number).
         assert_eq!(gate.push("需要带身份证[1"), "需要带身份证");
         assert_eq!(gate.push("]。一般要"), "[1]。一般要");
@@ -1162,7 +1139,12 @@ mod tests {
             service: None,
         };
         let checked = checkable(&hit);
-        let mut gate = NumberGate::new(&[checked.as_str()], "要交什么材料", "〔略〕");
+        let mut gate = NumberGate::new(
+            &[checked.as_str()],
+            &[hit.doc_id.as_str()],
+            "要交什么材料",
+            "〔略〕",
+        );
         assert_eq!(gate.push("见["), "见");
         assert_eq!(
             gate.push("1] 《企业职工历史信息审核申请》"),
@@ -1194,8 +1176,12 @@ mod tests {
             service: None,
         };
         let checked = checkable(&hit);
-        let mut gate =
-            NumberGate::new(&[checked.as_str()], "What is their phone number?", "〔略〕");
+        let mut gate = NumberGate::new(
+            &[checked.as_str()],
+            &[hit.doc_id.as_str()],
+            "What is their phone number?",
+            "〔略〕",
+        );
         let shown = through_gate(
             &mut gate,
             "Their phone number is [2442185003000]. Call 020-3607290 [1]. \
@@ -1210,14 +1196,19 @@ mod tests {
         assert_eq!(gate.dropped().len(), 1);
         assert_eq!(gate.dropped()[0].figure.as_deref(), Some("2442185003000"));
         // Without brackets, and with a real marker after a bracket still open.
-        let mut gate = NumberGate::new(&[checked.as_str()], "phone?", "〔略〕");
+        let mut gate = NumberGate::new(
+            &[checked.as_str()],
+            &[hit.doc_id.as_str()],
+            "phone?",
+            "〔略〕",
+        );
         let shown = through_gate(&mut gate, "It is 2442185003000. See [1] and [2].", 2);
         assert_eq!(shown.concat(), "It is 〔略〕. See [1] and [2].");
     }
 
     #[test]
     fn a_replaced_number_keeps_its_line_break() {
-        let mut gate = NumberGate::new(&["电话：020-83333333"], "电话多少", "〔略〕");
+        let mut gate = NumberGate::new(&["电话：020-83333333"], &[], "电话多少", "〔略〕");
         let shown = through_gate(
             &mut gate,
             "电话：020-83333333\n手机：13800001111\n以上。",

@@ -690,8 +690,9 @@ async fn answer_from_knowledge_base(
     let passages: Vec<&str> = hits.iter().map(|h| h.passage.as_str()).collect();
     let checkable: Vec<String> = hits.iter().map(grounding::checkable).collect();
     let checkable: Vec<&str> = checkable.iter().map(String::as_str).collect();
+    let ids: Vec<&str> = hits.iter().map(|h| h.doc_id.as_str()).collect();
     let mut gate =
-        grounding::NumberGate::new(&checkable, &cx.masked, replies::number_removed(lang));
+        grounding::NumberGate::new(&checkable, &ids, &cx.masked, replies::number_removed(lang));
     // How much of `answer` the reader has seen. A small model sometimes writes nothing but its
     // markers (`[1] [2]`), restates the question or refuses in its own canned words: all are held
     // back until the answer says something else, and a reply of nothing else is introduced in words
