@@ -596,19 +596,18 @@ mod tests {
         let judge = |text| ScopeRules::builtin().judge(text, &ServiceArea::default());
         // The opening is chit-chat by the weak rules; the question after it names no service word
         // the rules know, so it is handed back to be looked up.
-        let chatty = judge("好无聊啊，周末都不知道干嘛。广东省科技图书馆周末开门吗？");
+        let chatty = judge("好无聊啊，周末都不知道干嘛。广东艺术剧院周末有演出吗？");
         assert_eq!(chatty.scope, Scope::OutOfScope(Reason::Gossip));
         assert_eq!(
             chatty.unnamed_service.as_deref(),
-            Some("广东省科技图书馆周末开门吗")
+            Some("广东艺术剧院周末有演出吗")
         );
         // The name may be in any request after the opening.
-        let named_first = judge(
-            "我儿子天天缠着我聊篮球，烦死了哈哈。广东省科技图书馆里都有什么书刊？周末开门吗？",
-        );
+        let named_first =
+            judge("我儿子天天缠着我聊篮球，烦死了哈哈。广东艺术剧院最近有什么演出？周末开门吗？");
         assert_eq!(
             named_first.unnamed_service.as_deref(),
-            Some("广东省科技图书馆里都有什么书刊。周末开门吗")
+            Some("广东艺术剧院最近有什么演出。周末开门吗")
         );
         // Chit-chat all through: the last request is itself declined.
         assert_eq!(
