@@ -709,23 +709,28 @@ const AGENCY_RUN: usize = 4;
 /// an end of it of at least [`AGENCY_RUN`] characters (`广东省林业科学研究院` is written
 /// `省林业科学研究院` there; `广东省科学技术奖` holds `广东省科学技术厅` only up to its last character).
 fn name_to_compare(hit: &Hit, named: &[Hit], folded_question: &str) -> String {
-    let agency_of = |hit: &Hit| hit.service.as_ref().and_then(|s| s.agency.clone());
+    fn agency_of(hit: &Hit) -> Option<&str> {
+        hit.service.as_ref()?.agency.as_deref()
+    }
     let Some(agency) = agency_of(hit) else {
         return hit.title.clone();
     };
-    let shared = named
+    // Most hits share their agency with no other: nothing to fold for those.
+    if named
         .iter()
-        .filter(|other| agency_of(other).as_deref() == Some(agency.as_str()))
+        .filter(|other| agency_of(other) == Some(agency))
         .count()
-        > 1;
-    let folded_agency: Vec<char> = crate::text::fold(&agency).chars().collect();
+        < 2
+    {
+        return hit.title.clone();
+    }
+    let folded_agency: Vec<char> = crate::text::fold(agency).chars().collect();
     let ends = || {
         (0..folded_agency.len().saturating_sub(AGENCY_RUN - 1))
             .map(|start| folded_agency[start..].iter().collect::<String>())
     };
     let title = crate::text::fold(&hit.title);
-    let named_in_question = || ends().any(|end| folded_question.contains(&end));
-    if shared && !ends().any(|end| title.contains(&end)) && named_in_question() {
+    if !ends().any(|end| title.contains(&end)) && ends().any(|end| folded_question.contains(&end)) {
         format!("{}{}", agency.trim(), hit.title)
     } else {
         hit.title.clone()
