@@ -401,8 +401,11 @@ fn contains_word(text: &str, word: &str) -> bool {
 fn elsewhere(area: &ServiceArea, folded: &str) -> bool {
     let places = area.mentions(folded);
     // A transfer involves this side, unless it names two other places and none of ours
-    // (重庆的公积金转到西安; but 从广东运到福建福州 leaves from here).
-    let transfer_here = places.transfer && (places.other.len() < 2 || places.sent_from_here);
+    // (重庆的公积金转到西安; but 从广东运到福建福州 leaves from here), or asks for the other end of
+    // it there (从广州调到长春…长春这边…失业保险关系转移去哪里办).
+    let transfer_here = places.transfer
+        && !places.here_elsewhere
+        && (places.other.len() < 2 || places.sent_from_here);
     let here = (places.area || places.local) && (!places.target_elsewhere || places.target_here);
     !places.other.is_empty() && !here && !transfer_here
 }

@@ -48,6 +48,8 @@ struct Context {
     destination_before: Vec<Term>,
     leaving_the_country: Vec<Term>,
     abroad_before: Vec<Term>,
+    abroad: Vec<Term>,
+    paper_for_abroad: Vec<Term>,
     plate_after: Vec<Term>,
     local: Vec<Term>,
     transfer: Vec<Term>,
@@ -73,8 +75,8 @@ pub struct ServiceArea {
     names: Vec<String>,
     /// Every alias, area and other, longest first among overlapping ones.
     matcher: AhoCorasick,
-    /// Per matcher pattern: the alias and whether it is in the area.
-    aliases: Vec<(Term, bool)>,
+    /// Per matcher pattern: the alias, whether it is in the area, and whether it is abroad.
+    aliases: Vec<(Term, bool, bool)>,
     context: Context,
 }
 
@@ -87,6 +89,8 @@ pub(crate) struct PlaceMentions {
     pub area: bool,
     /// Whether the question says "here" (这边, 本市…).
     pub local: bool,
+    /// Whether it says another place's "here" (`长春这边`): the question is where that place is.
+    pub here_elsewhere: bool,
     /// Whether the question is about moving something between places.
     pub transfer: bool,
     /// Whether something is sent from a place in the area (`从广东运到福建福州`, not the person's own
@@ -134,26 +138,28 @@ impl ServiceArea {
             .map(|p| p.group.as_str())
             .collect();
 
-        let mut aliases: Vec<(Term, bool)> = Vec::new();
+        let mut aliases: Vec<(Term, bool, bool)> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         for place in &list {
             let in_area = groups_in.contains(place.group.as_str()) || is_named(place);
+            let group = fold(&place.group);
+            let abroad = !in_area && context.abroad.iter().any(|t| t.text == group);
             for alias in &place.aliases {
                 if seen.insert(alias.text.clone()) {
-                    aliases.push((alias.clone(), in_area));
+                    aliases.push((alias.clone(), in_area, abroad));
                 }
             }
         }
         for name in &names {
             if let Some(term) = Term::parse(name) {
                 if seen.insert(term.text.clone()) {
-                    aliases.push((term, true));
+                    aliases.push((term, true, false));
                 }
             }
         }
         let matcher = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
-            .build(aliases.iter().map(|(t, _)| t.text.as_str()))?;
+            .build(aliases.iter().map(|(t, _, _)| t.text.as_str()))?;
         Ok(ServiceArea {
             names,
             matcher,
@@ -193,6 +199,12 @@ impl ServiceArea {
         let leaves_the_country = self
             .context
             .leaving_the_country
+            .iter()
+            .any(|t| t.occurs_in(folded));
+        // 去加拿大工作，那边要职业资格公证: a paper made here for use abroad is this side's service.
+        let paper_for_abroad = self
+            .context
+            .paper_for_abroad
             .iter()
             .any(|t| t.occurs_in(folded));
         // Where a "here" word follows another place (`昆明本地`, `成都这边`): that place's here.
@@ -264,6 +276,7 @@ impl ServiceArea {
                     .any(|t| t.ends(before))
                 || (leaves_the_country
                     && self.context.abroad_before.iter().any(|t| t.ends(before)))
+                || (place.abroad && paper_for_abroad)
                 || (!self
                     .context
                     .not_origin_after
@@ -296,7 +309,8 @@ impl ServiceArea {
         if mentions.insured_elsewhere && !mentions.area {
             mentions.transfer = self.asks_about_a_move_except(folded, &self.context.care_elsewhere);
         }
-        if !others_here.is_empty() {
+        mentions.here_elsewhere = !others_here.is_empty();
+        if mentions.here_elsewhere {
             mentions.local = self.context.local.iter().any(|t| {
                 folded
                     .match_indices(t.text.as_str())
@@ -371,12 +385,14 @@ impl ServiceArea {
     }
 }
 
-/// One place named in a question: where, its name, and whether it is in the area.
+/// One place named in a question: where, its name, whether it is in the area, and whether it is
+/// abroad.
 struct NamedPlace {
     start: usize,
     end: usize,
     name: String,
     in_area: bool,
+    abroad: bool,
 }
 
 impl ServiceArea {
@@ -388,12 +404,13 @@ impl ServiceArea {
             .matcher
             .find_iter(folded)
             .filter_map(|m| {
-                let (alias, in_area) = &self.aliases[m.pattern().as_usize()];
+                let (alias, in_area, abroad) = &self.aliases[m.pattern().as_usize()];
                 alias.fits(folded, m.start(), m.end()).then(|| NamedPlace {
                     start: m.start(),
                     end: m.end(),
                     name: alias.text.clone(),
                     in_area: *in_area,
+                    abroad: *abroad,
                 })
             })
             .collect();
@@ -419,6 +436,7 @@ impl ServiceArea {
                         end,
                         name,
                         in_area: false,
+                        abroad: false,
                     });
                 }
             }
@@ -525,6 +543,8 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "destination_before" => &mut context.destination_before,
                 "leaving_the_country" => &mut context.leaving_the_country,
                 "abroad_before" => &mut context.abroad_before,
+                "abroad" => &mut context.abroad,
+                "paper_for_abroad" => &mut context.paper_for_abroad,
                 "plate_after" => &mut context.plate_after,
                 "local" => &mut context.local,
                 "transfer" => &mut context.transfer,
@@ -684,6 +704,24 @@ mod tests {
         assert!(!sent("我从广州调到南京工作了，南京的公积金怎么贷"));
         // Sent from elsewhere: nothing leaves from here.
         assert!(!sent("设备从湖南长沙运到广州要办什么"));
+    }
+
+    #[test]
+    fn a_place_abroad_where_a_paper_is_used_is_not_where_the_service_is() {
+        let area = ServiceArea::default();
+        assert!(other("准备去加拿大工作，那边要职业资格公证，找谁办").is_empty());
+        assert_eq!(other("准备去加拿大工作，那边的工作签证怎么办"), ["加拿大"]);
+        // A place at home that asks for the paper is still that place's.
+        assert_eq!(other("烟台那边要不要公证委托书"), ["烟台"]);
+        assert!(
+            area.mentions(&fold("长春这边的公积金怎么转"))
+                .here_elsewhere
+        );
+        assert!(
+            !area
+                .mentions(&fold("在这边湖北的医保卡能直接刷吗"))
+                .here_elsewhere
+        );
     }
 
     #[test]
