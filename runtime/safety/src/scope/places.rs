@@ -75,9 +75,19 @@ pub struct ServiceArea {
     names: Vec<String>,
     /// Every alias, area and other, longest first among overlapping ones.
     matcher: AhoCorasick,
-    /// Per matcher pattern: the alias, whether it is in the area, and whether it is abroad.
-    aliases: Vec<(Term, bool, bool)>,
+    /// Per matcher pattern, its alias.
+    aliases: Vec<Alias>,
     context: Context,
+}
+
+/// A place name the matcher looks for.
+#[derive(Debug)]
+struct Alias {
+    term: Term,
+    /// Whether the place is in the service area.
+    in_area: bool,
+    /// Whether the place is in a country abroad (an `!abroad` group).
+    abroad: bool,
 }
 
 /// What a question says about places.
@@ -138,7 +148,7 @@ impl ServiceArea {
             .map(|p| p.group.as_str())
             .collect();
 
-        let mut aliases: Vec<(Term, bool, bool)> = Vec::new();
+        let mut aliases: Vec<Alias> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         for place in &list {
             let in_area = groups_in.contains(place.group.as_str()) || is_named(place);
@@ -146,20 +156,28 @@ impl ServiceArea {
             let abroad = !in_area && context.abroad.iter().any(|t| t.text == group);
             for alias in &place.aliases {
                 if seen.insert(alias.text.clone()) {
-                    aliases.push((alias.clone(), in_area, abroad));
+                    aliases.push(Alias {
+                        term: alias.clone(),
+                        in_area,
+                        abroad,
+                    });
                 }
             }
         }
         for name in &names {
             if let Some(term) = Term::parse(name) {
                 if seen.insert(term.text.clone()) {
-                    aliases.push((term, true, false));
+                    aliases.push(Alias {
+                        term,
+                        in_area: true,
+                        abroad: false,
+                    });
                 }
             }
         }
         let matcher = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
-            .build(aliases.iter().map(|(t, _, _)| t.text.as_str()))?;
+            .build(aliases.iter().map(|a| a.term.text.as_str()))?;
         Ok(ServiceArea {
             names,
             matcher,
@@ -404,14 +422,17 @@ impl ServiceArea {
             .matcher
             .find_iter(folded)
             .filter_map(|m| {
-                let (alias, in_area, abroad) = &self.aliases[m.pattern().as_usize()];
-                alias.fits(folded, m.start(), m.end()).then(|| NamedPlace {
-                    start: m.start(),
-                    end: m.end(),
-                    name: alias.text.clone(),
-                    in_area: *in_area,
-                    abroad: *abroad,
-                })
+                let alias = &self.aliases[m.pattern().as_usize()];
+                alias
+                    .term
+                    .fits(folded, m.start(), m.end())
+                    .then(|| NamedPlace {
+                        start: m.start(),
+                        end: m.end(),
+                        name: alias.term.text.clone(),
+                        in_area: alias.in_area,
+                        abroad: alias.abroad,
+                    })
             })
             .collect();
         let listed = places.len();
