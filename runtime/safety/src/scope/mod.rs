@@ -145,6 +145,9 @@ pub enum PlacesError {
     /// A line that does not parse.
     #[error("place list line {line}: {message}")]
     Syntax { line: usize, message: String },
+    /// An `!abroad` name that no place's group has: the rule would silently not apply.
+    #[error("place list: `!abroad` names `{0}`, which is no place's group")]
+    UnknownGroup(String),
     /// Too many names for the matcher.
     #[error("place list cannot be compiled: {0}")]
     Build(#[from] aho_corasick::BuildError),
@@ -401,11 +404,10 @@ fn contains_word(text: &str, word: &str) -> bool {
 fn elsewhere(area: &ServiceArea, folded: &str) -> bool {
     let places = area.mentions(folded);
     // A transfer involves this side, unless it names two other places and none of ours
-    // (重庆的公积金转到西安; but 从广东运到福建福州 leaves from here), or asks for the other end of
-    // it there (从广州调到长春…长春这边…失业保险关系转移去哪里办).
+    // (重庆的公积金转到西安), or asks for the other end of it there (从广州调到长春…长春这边…
+    // 失业保险关系转移去哪里办); goods sent from here (从广东运到福建福州) always do.
     let transfer_here = places.transfer
-        && !places.here_elsewhere
-        && (places.other.len() < 2 || places.sent_from_here);
+        && ((places.other.len() < 2 && !places.here_elsewhere) || places.sent_from_here);
     let here = (places.area || places.local) && (!places.target_elsewhere || places.target_here);
     !places.other.is_empty() && !here && !transfer_here
 }

@@ -99,7 +99,8 @@ pub(crate) struct PlaceMentions {
     pub area: bool,
     /// Whether the question says "here" (这边, 本市…).
     pub local: bool,
-    /// Whether it says another place's "here" (`长春这边`): the question is where that place is.
+    /// Whether it says another place's "here" (`长春这边`): the asker is there, so the end of a
+    /// transfer asked about there is that place's service.
     pub here_elsewhere: bool,
     /// Whether the question is about moving something between places.
     pub transfer: bool,
@@ -134,6 +135,13 @@ impl ServiceArea {
             .map(|n| n.as_ref().trim().to_string())
             .collect();
         let (list, context) = parse_places(places)?;
+        if let Some(unknown) = context
+            .abroad
+            .iter()
+            .find(|t| !list.iter().any(|p| fold(&p.group) == t.text))
+        {
+            return Err(PlacesError::UnknownGroup(unknown.text.clone()));
+        }
         let folded_names: HashSet<String> = names
             .iter()
             .map(|n| fold(n))
@@ -208,18 +216,14 @@ impl ServiceArea {
             ..PlaceMentions::default()
         };
         let mut last_source_end: Option<usize> = None;
-        let sends_something = self
-            .context
-            .transfer
-            .iter()
-            .any(|t| !self.context.moved_there.contains(t) && t.occurs_in(folded));
         // 带档案复印件去日本开会，出境审批…: leaving the country is handled here, wherever it goes.
         let leaves_the_country = self
             .context
             .leaving_the_country
             .iter()
             .any(|t| t.occurs_in(folded));
-        // 去加拿大工作，那边要职业资格公证: a paper made here for use abroad is this side's service.
+        // 去加拿大工作，那边要职业资格公证: a paper made here for use abroad is this side's service
+        // (but 在日本怎么办公证 asks for it there).
         let paper_for_abroad = self
             .context
             .paper_for_abroad
@@ -268,7 +272,7 @@ impl ServiceArea {
                     || self.still_involved(after_raw)
                 {
                     mentions.area = true;
-                } else if sends_something {
+                } else if self.sends_from(after_raw) {
                     mentions.sent_from_here = true;
                 }
                 mentions.target_here |= self.is_target(before, after_raw);
@@ -294,7 +298,7 @@ impl ServiceArea {
                     .any(|t| t.ends(before))
                 || (leaves_the_country
                     && self.context.abroad_before.iter().any(|t| t.ends(before)))
-                || (place.abroad && paper_for_abroad)
+                || (place.abroad && paper_for_abroad && !self.is_target(before, after_raw))
                 || (!self
                     .context
                     .not_origin_after
@@ -388,6 +392,19 @@ impl ServiceArea {
             .iter()
             .chain(&self.context.shipped_after)
             .any(|t| t.occurs_in(clause))
+    }
+
+    /// Whether what follows a place the person left sends something from it (`从广东运到福建`,
+    /// `从广州往株洲拉一台变压器…跨省`), rather than taking the person away: a `!moved_there` word
+    /// in the place's own clause (`从广州调到长春工作，…失业保险关系转移`) makes it their move.
+    fn sends_from(&self, after: &str) -> bool {
+        let clause = first_clause(after);
+        !self.context.moved_there.iter().any(|t| t.occurs_in(clause))
+            && self
+                .context
+                .transfer
+                .iter()
+                .any(|t| !self.context.moved_there.contains(t) && t.occurs_in(after))
     }
 
     /// Whether a move word between `before` and `after` is done already: a `!transfer_done_before`
@@ -728,9 +745,19 @@ mod tests {
     }
 
     #[test]
+    fn an_abroad_name_must_be_a_group() {
+        let places = "!abroad = 火星\n广东: 广东|广州\n";
+        assert!(matches!(
+            ServiceArea::with_places(["广东"], places),
+            Err(PlacesError::UnknownGroup(name)) if name == "火星"
+        ));
+    }
+
+    #[test]
     fn a_place_abroad_where_a_paper_is_used_is_not_where_the_service_is() {
         let area = ServiceArea::default();
         assert!(other("准备去加拿大工作，那边要职业资格公证，找谁办").is_empty());
+        assert_eq!(other("在日本怎么办公证"), ["日本"], "asked for there");
         assert_eq!(other("准备去加拿大工作，那边的工作签证怎么办"), ["加拿大"]);
         // A place at home that asks for the paper is still that place's.
         assert_eq!(other("烟台那边要不要公证委托书"), ["烟台"]);
