@@ -660,7 +660,7 @@ impl Signals {
 }
 
 /// The weights of [`Signals`], fitted by `scripts/fit-rerank.py` (see there and the module
-/// documentation): the fused score keeps weight 1, so the others are in its units, where
+/// documentation; the last two, for denied and residual qualifiers, set by hand): the fused score keeps weight 1, so the others are in its units, where
 /// neighbouring ranks differ by ~0.002–0.01.
 pub const WEIGHTS: [f32; 15] = [
     1.0, 0.8789, 0.09337, 0.0131, 0.07733, 0.0114, -0.04011, 0.01054, 0.03858, -0.02156, 0.009318,
@@ -811,7 +811,7 @@ pub fn signals(
             .map(|evidence| evidence.max(0.0))
             .collect()
     };
-    let residual = asks_residual(&named, &folded, &pairs, &denied);
+    let residual = asks_residual(&named, &folded, &denied);
     let asks_progress = asks(&folded, PROGRESS_CUES);
     let asks_lookup = asks(&folded, LOOKUP_CUES);
     let named_source = named_source(&folded);
@@ -1040,22 +1040,30 @@ const RESIDUAL_CUES: &[&str] = &[
 /// 设计那几类`, `不算施工、监理`; [`DeniedPairs`] reads 不是, 并非 and 而非 alone.
 const SETS_APART: &[&str] = &["不属于", "不算", "都不是", "既不是", "不是"];
 
+/// How many characters after a [`SETS_APART`] word, within its clause, the kinds it sets apart
+/// may stand.
+const SETS_APART_REACH: usize = 16;
+
 /// For each hit, whether it is a family's residual member (its qualifier is 其它 or 其他 against
 /// some siblings among `hits`: `其它企业信用信息查询` against `施工企业…`, `监理企业…`) that the question
 /// asks for: by a residual word ([`RESIDUAL_CUES`]), or by setting itself apart from two or more of
-/// its siblings' kinds, written out in full (`不属于施工、监理、设计那几类企业`) or denied
+/// its siblings' kinds, written out in full shortly after such a word (`不属于施工、监理、设计那几类企业`) or denied
 /// (`不是施工设计监理`). The embedding and the words draw such a question to the very kinds it
 /// lists, and the residual member names none of them.
-fn asks_residual(
-    hits: &[Hit],
-    folded_question: &str,
-    pairs: &CharPairs,
-    denied: &DeniedPairs,
-) -> Vec<bool> {
+fn asks_residual(hits: &[Hit], folded_question: &str, denied: &DeniedPairs) -> Vec<bool> {
     let outright = asks(folded_question, RESIDUAL_CUES);
-    let sets_apart = SETS_APART
+    let set_apart: Vec<String> = SETS_APART
         .iter()
-        .any(|words| folded_question.contains(words));
+        .flat_map(|words| {
+            folded_question.match_indices(words).map(|(at, _)| {
+                folded_question[at + words.len()..]
+                    .chars()
+                    .take_while(|c| !DeniedPairs::ENDS.contains(*c))
+                    .take(SETS_APART_REACH)
+                    .collect()
+            })
+        })
+        .collect();
     let names: Vec<Option<Vec<char>>> = hits
         .iter()
         .map(|hit| (hit.kind == DocKind::ServiceItem).then(|| hit.title.chars().collect()))
@@ -1087,7 +1095,9 @@ fn asks_residual(
                     end: other.len() - suffix,
                 }
                 .text();
-                let written = sets_apart && pairs.written_share(&theirs) == Some(1.0);
+                let folded_theirs = crate::text::fold(&theirs);
+                let written = !folded_theirs.is_empty()
+                    && set_apart.iter().any(|span| span.contains(&folded_theirs));
                 if written || denied.held_by(&theirs) > 0.0 {
                     listed += 1;
                 }
@@ -1385,6 +1395,11 @@ mod tests {
         // One kind set apart says nothing of the rest; a kind asked for is that kind.
         assert_eq!(residual("我们不属于施工企业，信用怎么查"), [0.0; 5]);
         assert_eq!(residual("想查一家监理企业的信用信息"), [0.0; 5]);
+        assert_eq!(
+            residual("我们不是外地企业，想查施工企业和监理企业的信用信息"),
+            [0.0; 5],
+            "the kinds asked for stand far from the 不是"
+        );
 
         let mut reranked = hits.clone();
         rerank(
