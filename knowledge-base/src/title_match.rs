@@ -1047,8 +1047,8 @@ const SETS_APART_REACH: usize = 16;
 /// For each hit, whether it is a family's residual member (its qualifier is 其它 or 其他 against
 /// some siblings among `hits`: `其它企业信用信息查询` against `施工企业…`, `监理企业…`) that the question
 /// asks for: by a residual word ([`RESIDUAL_CUES`]), or by setting itself apart from two or more of
-/// its siblings' kinds, written out in full shortly after such a word (`不属于施工、监理、设计那几类企业`) or denied
-/// (`不是施工设计监理`). The embedding and the words draw such a question to the very kinds it
+/// its siblings' kinds, written out in full shortly after such a word (`不属于施工、监理、设计那几类
+/// 企业`) or denied (`不是施工设计监理`). The embedding and the words draw such a question to the very kinds it
 /// lists, and the residual member names none of them.
 fn asks_residual(hits: &[Hit], folded_question: &str, denied: &DeniedPairs) -> Vec<bool> {
     let outright = asks(folded_question, RESIDUAL_CUES);
@@ -1064,37 +1064,21 @@ fn asks_residual(hits: &[Hit], folded_question: &str, denied: &DeniedPairs) -> V
             })
         })
         .collect();
-    let names: Vec<Option<Vec<char>>> = hits
-        .iter()
-        .map(|hit| (hit.kind == DocKind::ServiceItem).then(|| hit.title.chars().collect()))
-        .collect();
+    let names = service_item_names(hits);
     names
         .iter()
         .map(|name| {
             let Some(name) = name else { return false };
             let mut is_residual = false;
             let mut listed = 0;
-            for other in names.iter().flatten() {
-                let Some((prefix, suffix)) = shared_ends(name, other) else {
-                    continue;
-                };
-                let mine = Qualifier {
-                    name,
-                    start: prefix,
-                    end: name.len() - suffix,
-                };
+            for (mine, theirs) in sibling_qualifiers(name, &names) {
                 // Against a sibling of another family (`其它企业资质…` beside `其它企业信用…`)
                 // it is no residual.
                 if !matches!(mine.text().as_str(), "其它" | "其他") {
                     continue;
                 }
                 is_residual = true;
-                let theirs = Qualifier {
-                    name: other,
-                    start: prefix,
-                    end: other.len() - suffix,
-                }
-                .text();
+                let theirs = theirs.text();
                 let folded_theirs = crate::text::fold(&theirs);
                 let written = !folded_theirs.is_empty()
                     && set_apart.iter().any(|span| span.contains(&folded_theirs));
@@ -1122,31 +1106,16 @@ pub fn qualifier_evidence(
     hits: &[Hit],
     mut similarity: impl FnMut(&Qualifier<'_>) -> Option<f32>,
 ) -> Vec<f32> {
-    let names: Vec<Option<Vec<char>>> = hits
-        .iter()
-        .map(|hit| (hit.kind == DocKind::ServiceItem).then(|| hit.title.chars().collect()))
-        .collect();
+    let names = service_item_names(hits);
     names
         .iter()
         .map(|name| {
             let Some(name) = name else { return 0.0 };
             let (mut total, mut siblings) = (0.0, 0);
-            for other in names.iter().flatten() {
-                if let Some((prefix, suffix)) = shared_ends(name, other) {
-                    let mine = Qualifier {
-                        name,
-                        start: prefix,
-                        end: name.len() - suffix,
-                    };
-                    let theirs = Qualifier {
-                        name: other,
-                        start: prefix,
-                        end: other.len() - suffix,
-                    };
-                    if let (Some(mine), Some(theirs)) = (similarity(&mine), similarity(&theirs)) {
-                        total += mine - theirs;
-                        siblings += 1;
-                    }
+            for (mine, theirs) in sibling_qualifiers(name, &names) {
+                if let (Some(mine), Some(theirs)) = (similarity(&mine), similarity(&theirs)) {
+                    total += mine - theirs;
+                    siblings += 1;
                 }
             }
             if siblings == 0 {
@@ -1156,6 +1125,35 @@ pub fn qualifier_evidence(
             }
         })
         .collect()
+}
+
+/// The names of the service items among `hits`, as characters; `None` for other hits.
+fn service_item_names(hits: &[Hit]) -> Vec<Option<Vec<char>>> {
+    hits.iter()
+        .map(|hit| (hit.kind == DocKind::ServiceItem).then(|| hit.title.chars().collect()))
+        .collect()
+}
+
+/// For a service item's `name`, each sibling among `names` as the pair of qualifiers in which
+/// they differ: the name's own, then the sibling's (see [`shared_ends`]).
+fn sibling_qualifiers<'a>(
+    name: &'a [char],
+    names: &'a [Option<Vec<char>>],
+) -> impl Iterator<Item = (Qualifier<'a>, Qualifier<'a>)> {
+    names.iter().flatten().filter_map(move |other| {
+        let (prefix, suffix) = shared_ends(name, other)?;
+        let mine = Qualifier {
+            name,
+            start: prefix,
+            end: name.len() - suffix,
+        };
+        let theirs = Qualifier {
+            name: other,
+            start: prefix,
+            end: other.len() - suffix,
+        };
+        Some((mine, theirs))
+    })
 }
 
 /// Whether two service items' names make them siblings: different names that share a beginning
