@@ -369,7 +369,7 @@ const REQUEST_WORDS: [&str; 16] = [
 
 /// Whether `part`, a request of `text` (folded: `folded`), only tells something: it ends in a
 /// full stop, not a question mark, and neither asks (`QUESTION_WORDS`) nor requests
-/// (`REQUEST_WORDS`).
+/// (`REQUEST_WORDS`; one told as done, `营养科推荐了一款特医食品`, requests nothing).
 fn tells_only(text: &str, part: &str, folded: &str) -> bool {
     let ends_in_full_stop = text.find(part).is_some_and(|at| {
         let after = text[at + part.len()..].trim_start();
@@ -377,7 +377,12 @@ fn tells_only(text: &str, part: &str, folded: &str) -> bool {
     });
     ends_in_full_stop
         && !asks_something(folded)
-        && !REQUEST_WORDS.iter().any(|word| contains_word(folded, word))
+        && !REQUEST_WORDS.iter().any(|word| makes_request(folded, word))
+}
+
+/// Whether `folded` makes the request `word`, other than as something done (`推荐了`).
+fn makes_request(folded: &str, word: &str) -> bool {
+    contains_word(&folded.replace(&format!("{word}了"), " "), word)
 }
 
 fn asks_something(folded: &str) -> bool {
