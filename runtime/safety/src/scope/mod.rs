@@ -652,4 +652,14 @@ mod tests {
             assert_eq!(classify(text, &area), Scope::InScope, "{text}");
         }
     }
+
+    #[test]
+    fn a_request_word_told_as_done_only_tells() {
+        let told = "我爸做完手术，营养科推荐了一款特医食品。有电话可以问吗？";
+        let part = "我爸做完手术，营养科推荐了一款特医食品";
+        assert!(tells_only(told, part, &terms::fold_question(part)));
+        let asked = "我爸做完手术，请推荐一款特医食品。有电话可以问吗？";
+        let part = "我爸做完手术，请推荐一款特医食品";
+        assert!(!tells_only(asked, part, &terms::fold_question(part)));
+    }
 }
