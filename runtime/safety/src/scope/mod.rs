@@ -380,10 +380,18 @@ fn tells_only(text: &str, part: &str, folded: &str) -> bool {
         && !REQUEST_WORDS.iter().any(|word| makes_request(folded, word))
 }
 
-/// Whether `folded` makes the request `word`, other than as something done (`推荐了`).
+/// Whether `folded` makes the request `word`, other than as something done (`推荐了`) or as a
+/// doctor's advice reported (`医生建议多听音乐`).
 fn makes_request(folded: &str, word: &str) -> bool {
-    contains_word(&folded.replace(&format!("{word}了"), " "), word)
+    let mut rest = folded.replace(&format!("{word}了"), " ");
+    for doctor in DOCTORS {
+        rest = rest.replace(&format!("{doctor}{word}"), " ");
+    }
+    contains_word(&rest, word)
 }
+
+/// Who gives the advice a request word reports (`医生建议…`).
+const DOCTORS: [&str; 3] = ["医生", "大夫", "医师"];
 
 fn asks_something(folded: &str) -> bool {
     QUESTION_WORDS
@@ -658,6 +666,9 @@ mod tests {
         let told = "我爸做完手术，营养科推荐了一款特医食品。有电话可以问吗？";
         let part = "我爸做完手术，营养科推荐了一款特医食品";
         assert!(tells_only(told, part, &terms::fold_question(part)));
+        let reported = "我爸中风后在做复健，医生建议多听音乐放松心情。音乐会是哪一天？";
+        let part = "我爸中风后在做复健，医生建议多听音乐放松心情";
+        assert!(tells_only(reported, part, &terms::fold_question(part)));
         let asked = "我爸做完手术，请推荐一款特医食品。有电话可以问吗？";
         let part = "我爸做完手术，请推荐一款特医食品";
         assert!(!tells_only(asked, part, &terms::fold_question(part)));
