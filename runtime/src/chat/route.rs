@@ -142,11 +142,11 @@ pub fn asks_what_is_required(text: &str) -> bool {
     ];
     // Not a bare 单: `哪个单位` asks for an office.
     const FORMS: [&str; 5] = ["表", "单子", "申请单", "申请", "材料"];
-    // `哪张申请表`, `什么表格`: the form within a few characters after the question word;
+    // `哪张申请表`, `哪个阶段的申请表`: the form within a few characters after the question word;
     // `申请表应该用哪一种`: the form named first, the question word closing its clause.
     let chinese = WHICH.iter().any(|w| {
         folded.match_indices(w).any(|(at, _)| {
-            let after: String = folded[at + w.len()..].chars().take(4).collect();
+            let after: String = folded[at + w.len()..].chars().take(6).collect();
             let before: String = {
                 let chars: Vec<char> = folded[..at].chars().collect();
                 chars[chars.len().saturating_sub(6)..].iter().collect()
@@ -160,6 +160,18 @@ pub fn asks_what_is_required(text: &str) -> bool {
                 .any(|f| after.contains(f) || (closes && before.contains(f)))
         })
     });
+    // Whether there is a form at all (`有没有固定格式的审批表要填`, `要不要填表`).
+    const WHETHER: [&str; 7] = [
+        "要不要填",
+        "需不需要填",
+        "用不用填",
+        "是否需要填",
+        "是否要填",
+        "需要填表吗",
+        "要填表吗",
+    ];
+    let whether = WHETHER.iter().any(|w| folded.contains(w))
+        || (folded.contains("有没有") && ["表要填", "表格要填"].iter().any(|f| folded.contains(f)));
     let english = [
         "which form",
         "what form",
@@ -169,7 +181,7 @@ pub fn asks_what_is_required(text: &str) -> bool {
     ]
     .iter()
     .any(|q| folded.contains(q));
-    chinese || english
+    chinese || whether || english
 }
 
 /// Whether the folded message asks someone to do something (`帮我`, `fill in`), not counting
@@ -1084,6 +1096,9 @@ mod tests {
             "Which form do I need for a tax invoice limit increase?",
             "单位一直没给我交养老保险，现在想申请补缴，要填什么表？",
             "执业资格被注销了，现在想重新认定，申请表应该用哪一种？",
+            "看到申请表格有好几种，我们这种该填哪个阶段的申请表？",
+            "去公安申请制造审批，有没有固定格式的审批表要填？",
+            "办这个备案要不要填表？",
         ] {
             assert!(asks_what_is_required(text), "{text}");
         }
@@ -1095,6 +1110,8 @@ mod tests {
             "Pre-fill the application form for me",
             "明天上午能预约吗？",
             "材料交到哪个窗口都行，帮我约明天上午",
+            "有没有表要填？帮我填一下",
+            "我要填申请表",
         ] {
             assert!(!asks_what_is_required(text), "{text}");
         }
