@@ -37,6 +37,7 @@ struct Place {
 struct Context {
     not_place: Vec<Term>,
     not_place_after: Vec<Term>,
+    not_other_place_after: Vec<Term>,
     exhibition_after: Vec<Term>,
     landmark_after: Vec<Term>,
     origin_before: Vec<Term>,
@@ -252,7 +253,13 @@ impl ServiceArea {
                 .not_place_after
                 .iter()
                 .any(|t| t.starts(after_raw) || t.starts(after))
-                || (!place.in_area && self.names_an_exhibition(after_raw))
+                || (!place.in_area
+                    && (self.names_an_exhibition(after_raw)
+                        || self
+                            .context
+                            .not_other_place_after
+                            .iter()
+                            .any(|t| t.starts(after_raw))))
                 || self.inside_a_word(folded, place.start, place.end)
             {
                 continue;
@@ -570,6 +577,7 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
             let target = match name.trim() {
                 "not_place" => &mut context.not_place,
                 "not_place_after" => &mut context.not_place_after,
+                "not_other_place_after" => &mut context.not_other_place_after,
                 "exhibition_after" => &mut context.exhibition_after,
                 "landmark_after" => &mut context.landmark_after,
                 "origin_before" => &mut context.origin_before,
@@ -677,9 +685,17 @@ mod tests {
             "请了一家德国公司来做设备安装",
             // Taipei's own districts: 新北投 is Beitou, not 新北.
             "住在新北投，家里的温泉",
+            // The end of another word: 国有 after 依法.
+            "依法国有资产要登记",
         ] {
             assert!(other(text).is_empty(), "{text}: {:?}", other(text));
         }
+        // …which a place of the area followed by 有 is not: it is still here.
+        let area = ServiceArea::default();
+        assert!(
+            area.mentions(&fold("公司总部在南宁，我们在广东有条管道许可要延续"))
+                .area
+        );
         assert_eq!(other("上海人才引进"), ["上海"]);
         assert_eq!(other("Shanghai residence permit"), ["shanghai"]);
         assert_eq!(other("new taipei city"), ["new taipei"]);
