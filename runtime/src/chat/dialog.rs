@@ -127,6 +127,9 @@ async fn gather_arguments(
         today: CivilDate::today_in_china(),
     };
     let mut found = route::extract_by_rules(&skill.input_schema, &rules);
+    if asked.is_empty() && !found.contains_key("item_id") {
+        fill_named_item(cx, skill, &mut found).await;
+    }
     // The topic fills an item only when the skill is started, not as an answer to another question.
     if !asked.is_empty() && !asked.iter().any(|f| f == "item_id") {
         if let (Some(topic), Some(Value::String(id))) = (&cx.session.topic, found.get("item_id")) {
@@ -167,6 +170,28 @@ async fn gather_arguments(
         }
     }
     found
+}
+
+/// A skill that takes a service item (`item_id` with `item_name`), started by a message that
+/// names one (`帮我填一下技工学校设立审批的申请表`), gets that item, found by searching the
+/// knowledge base for the message ([`route::item_named_in`]), rather than asking which is meant.
+async fn fill_named_item(cx: &TurnCx<'_>, skill: &SkillSummary, found: &mut Map<String, Value>) {
+    let properties = &skill.input_schema["properties"];
+    if properties.get("item_id").is_none() || properties.get("item_name").is_none() {
+        return;
+    }
+    let (kb, message) = (cx.state.kb.clone(), cx.masked.clone());
+    let named = tokio::task::spawn_blocking(move || {
+        let hits = kb.search(&message, 3).ok()?;
+        route::item_named_in(&message, &hits).map(|hit| (hit.doc_id.clone(), hit.title.clone()))
+    })
+    .await
+    .ok()
+    .flatten();
+    if let Some((id, name)) = named {
+        found.insert("item_id".into(), Value::from(id));
+        found.insert("item_name".into(), Value::from(name));
+    }
 }
 
 fn extraction_prompt(skill: &SkillSummary, schema: &Value, message: &str) -> Vec<ChatMessage> {

@@ -422,6 +422,35 @@ pub fn asks_whom_to_call(text: &str) -> bool {
     QUESTIONS.iter().any(|q| folded.contains(q))
 }
 
+/// How much of a service item's name a message must hold to name it: the share of the name's
+/// character pairs (without its variant in brackets, and without 的) found in the message.
+const NAMED_ITEM_SHARE: f32 = 0.8;
+
+/// The service item a message names, among `hits` (the knowledge base's best three for it): the
+/// first whose name, less its variant in brackets and 的, has [`NAMED_ITEM_SHARE`] of its
+/// character pairs (at least three) in the message. `帮我填一下技工学校设立审批的申请表` names
+/// 技工学校的设立审批, so a form skill starts on it instead of asking which item is meant; a
+/// message that names none (`帮我填个表`) leaves the skill to ask.
+pub fn item_named_in<'h>(
+    message: &str,
+    hits: &'h [govassist_kb::Hit],
+) -> Option<&'h govassist_kb::Hit> {
+    let without_de = |text: &str| char_pairs(&govassist_kb::text::fold(text).replace('的', ""));
+    let said = without_de(message);
+    hits.iter()
+        .take(3)
+        .filter(|hit| hit.kind == govassist_kb::DocKind::ServiceItem)
+        .find(|hit| {
+            let core = hit.title.split(['(', '（']).next().unwrap_or_default();
+            let name = without_de(core);
+            let held = name
+                .iter()
+                .filter(|p| said.binary_search(p).is_ok())
+                .count();
+            name.len() >= 3 && held as f32 >= NAMED_ITEM_SHARE * name.len() as f32
+        })
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -1085,6 +1114,45 @@ mod tests {
         ] {
             assert!(!asks_whom_to_call(text), "{text}");
         }
+    }
+
+    #[test]
+    fn a_message_names_the_item_whose_name_it_holds() {
+        let hit = |kind, title: &str| govassist_kb::Hit {
+            id: title.into(),
+            doc_id: title.into(),
+            kind,
+            title: title.into(),
+            passage: String::new(),
+            score: 1.0,
+            url: None,
+            phone: None,
+            service: None,
+        };
+        use govassist_kb::DocKind::{Faq, ServiceItem};
+        let hits = [
+            hit(Faq, "技工学校的设立审批要多久"),
+            hit(ServiceItem, "技工学校的设立审批(省属技工学校设立审批)"),
+            hit(ServiceItem, "技工学校的设立审批"),
+        ];
+        let named = item_named_in("帮我填一下技工学校设立审批的申请表", &hits);
+        assert_eq!(
+            named.map(|h| h.title.as_str()),
+            Some("技工学校的设立审批(省属技工学校设立审批)")
+        );
+        let bow = [hit(ServiceItem, "弩的制造审批")];
+        assert!(item_named_in("我要申请运动弩制造审批，帮我预填申请表", &bow).is_some());
+        // A message that names no item, or only part of one, leaves the skill to ask.
+        assert!(item_named_in("帮我填个申请表", &hits).is_none());
+        assert!(item_named_in("帮我填一下学校审批的表", &hits).is_none());
+        // Only the best three are read.
+        let late = [
+            hit(ServiceItem, "甲"),
+            hit(ServiceItem, "乙"),
+            hit(ServiceItem, "丙"),
+            hit(ServiceItem, "弩的制造审批"),
+        ];
+        assert!(item_named_in("帮我填弩的制造审批的申请表", &late).is_none());
     }
 
     #[test]
