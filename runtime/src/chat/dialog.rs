@@ -175,6 +175,8 @@ async fn gather_arguments(
 /// A skill that takes a service item (`item_id` with `item_name`), started by a message that
 /// names one (`帮我填一下技工学校设立审批的申请表`), gets that item, found by searching the
 /// knowledge base for the message ([`route::item_named_in`]), rather than asking which is meant.
+/// Where the province and the city each have an item of that name, only the name is given: the
+/// skill then asks which of them the user means.
 async fn fill_named_item(cx: &TurnCx<'_>, skill: &SkillSummary, found: &mut Map<String, Value>) {
     let properties = &skill.input_schema["properties"];
     if properties.get("item_id").is_none() || properties.get("item_name").is_none() {
@@ -183,13 +185,17 @@ async fn fill_named_item(cx: &TurnCx<'_>, skill: &SkillSummary, found: &mut Map<
     let (kb, message) = (cx.state.kb.clone(), cx.masked.clone());
     let named = tokio::task::spawn_blocking(move || {
         let hits = kb.search(&message, 3).ok()?;
-        route::item_named_in(&message, &hits).map(|hit| (hit.doc_id.clone(), hit.title.clone()))
+        let hit = route::item_named_in(&message, &hits)?;
+        let twins = hits.iter().filter(|h| h.title == hit.title).count() > 1;
+        Some((hit.doc_id.clone(), hit.title.clone(), twins))
     })
     .await
     .ok()
     .flatten();
-    if let Some((id, name)) = named {
-        found.insert("item_id".into(), Value::from(id));
+    if let Some((id, name, twins)) = named {
+        if !twins {
+            found.insert("item_id".into(), Value::from(id));
+        }
         found.insert("item_name".into(), Value::from(name));
     }
 }
