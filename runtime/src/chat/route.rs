@@ -435,7 +435,7 @@ pub fn item_named_in<'h>(
     message: &str,
     hits: &'h [govassist_kb::Hit],
 ) -> Option<&'h govassist_kb::Hit> {
-    let without_de = |text: &str| char_pairs(&govassist_kb::text::fold(text).replace('的', ""));
+    let without_de = |text: &str| char_pairs(&text.replace('的', ""));
     let said = without_de(message);
     hits.iter()
         .take(3)
