@@ -831,6 +831,10 @@ async fn answer_from_knowledge_base(
             cited.push(n);
         }
     }
+    if let Some(n) = other_level_copy(&hits, &cited) {
+        footer.push_str(&replies::other_level_note(lang, n, &hits[n - 1]));
+        cited.push(n);
+    }
     let cited_refs: Vec<&SourceRef> = cited.iter().map(|n| &sources[n - 1]).collect();
     footer.push_str(&sources_footer(lang, &cited_refs));
     cx.say(&footer).await;
@@ -915,6 +919,25 @@ fn uncited_first_hit(hits: &[Hit], cited: &[usize]) -> Option<usize> {
                 .is_some_and(|h| same_service(first, h))
     });
     (!leaned_on).then_some(1)
+}
+
+/// The source number of the other agency's copy of the first service item cited (the province's
+/// guide and Guangzhou's, which differ in counter, phone and at times time limit), when the search
+/// found it and the answer did not cite it: the reader is shown both and picks the one for their
+/// case. Over devmix_59–62 and in_scope_77–80, 9 of the 85 replies that missed the asked item had
+/// cited its copy at the other level instead.
+fn other_level_copy(hits: &[Hit], cited: &[usize]) -> Option<usize> {
+    let first = cited
+        .iter()
+        .filter_map(|&n| hits.get(n.checked_sub(1)?))
+        .find(|h| h.kind == DocKind::ServiceItem)?;
+    let agency = |hit: &Hit| hit.id.chars().take(18).collect::<String>();
+    hits.iter()
+        .position(|h| {
+            h.doc_id != first.doc_id && agency(h) != agency(first) && same_service(first, h)
+        })
+        .map(|i| i + 1)
+        .filter(|n| !cited.contains(n))
 }
 
 /// Whether two hits are one service: the same name up to punctuation (`…(执业类别变更)` and
@@ -1123,6 +1146,61 @@ mod tests {
             hit("s2", "2023年工作总结", DocKind::StaffDoc),
         ];
         assert_eq!(uncited_first_hit(&staff, &[2]), None);
+    }
+
+    #[test]
+    fn the_first_cited_items_copy_at_another_agency_is_shown_too() {
+        let hit = |id: &str, title: &str, kind: DocKind| Hit {
+            id: id.into(),
+            doc_id: id.into(),
+            kind,
+            title: title.into(),
+            passage: String::new(),
+            score: 0.5,
+            url: None,
+            phone: None,
+            service: None,
+        };
+        let province = "114400000069401674244010900200401";
+        let city = "11440100007483180K344010900200401";
+        let hits = [
+            hit(
+                "114400000069401674244010900200403",
+                "律师执业变更审核(执业类别变更)",
+                DocKind::ServiceItem,
+            ),
+            hit(
+                province,
+                "律师执业变更审核(市内转所（执业机构变更）)",
+                DocKind::ServiceItem,
+            ),
+            hit(
+                city,
+                "律师执业变更审核(（市内转所（执业机构变更）))",
+                DocKind::ServiceItem,
+            ),
+        ];
+        // The first cited item decides, not the first hit.
+        assert_eq!(other_level_copy(&hits, &[2, 1]), Some(3));
+        assert_eq!(other_level_copy(&hits, &[3]), Some(2));
+        // Already cited: nothing to add; no copy found: nothing either.
+        assert_eq!(other_level_copy(&hits, &[2, 3]), None);
+        assert_eq!(other_level_copy(&hits, &[1, 2]), None);
+        // One agency's two entries are no copies at two levels, and FAQ entries have none.
+        let same_agency = [
+            hits[1].clone(),
+            hit(
+                "114400000069401674244010900200499",
+                "律师执业变更审核(市内转所(执业机构变更))",
+                DocKind::ServiceItem,
+            ),
+        ];
+        assert_eq!(other_level_copy(&same_agency, &[1]), None);
+        let faqs = [
+            hit("GIP_1", "如何申請停車證？", DocKind::Faq),
+            hit("GIP_2", "如何申請停車證?", DocKind::Faq),
+        ];
+        assert_eq!(other_level_copy(&faqs, &[1]), None);
     }
 
     #[test]

@@ -246,6 +246,31 @@ pub fn alternative_note(lang: Lang, n: usize, entry: &Hit) -> String {
     }
 }
 
+/// Names the same service's guide at another level (the province's and Guangzhou's), with its agency.
+pub fn other_level_note(lang: Lang, n: usize, entry: &Hit) -> String {
+    let title = &entry.title;
+    let agency = entry
+        .service
+        .as_ref()
+        .and_then(|s| s.agency.as_deref())
+        .unwrap_or(match lang {
+            Lang::Simplified => "另一级部门",
+            Lang::Traditional => "另一級部門",
+            Lang::English => "another agency",
+        });
+    match lang {
+        Lang::Simplified => format!(
+            "\n\n同一事项另有{agency}的办事指南：[{n}]「{title}」，两级的窗口和电话可能不同，请按您的情况选择。"
+        ),
+        Lang::Traditional => format!(
+            "\n\n同一事項另有{agency}的辦事指南：[{n}]「{title}」，兩級的窗口和電話可能不同，請按您的情況選擇。"
+        ),
+        Lang::English => format!(
+            "\n\nThe same service has another guide, from {agency}: [{n}] 「{title}」. Their counters and phones may differ; pick the one for your case."
+        ),
+    }
+}
+
 /// Stands for an answer in which the model wrote nothing but its source markers or the question again.
 pub fn see_the_guide(lang: Lang) -> &'static str {
     pick(
