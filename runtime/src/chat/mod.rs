@@ -831,8 +831,8 @@ async fn answer_from_knowledge_base(
             cited.push(n);
         }
     }
-    if let Some(n) = other_level_copy(&hits, &cited) {
-        footer.push_str(&replies::other_level_note(lang, n, &hits[n - 1]));
+    if let Some(n) = other_copy(&hits, &cited) {
+        footer.push_str(&replies::other_copy_note(lang, n, &hits[n - 1]));
         cited.push(n);
     }
     let cited_refs: Vec<&SourceRef> = cited.iter().map(|n| &sources[n - 1]).collect();
@@ -921,20 +921,24 @@ fn uncited_first_hit(hits: &[Hit], cited: &[usize]) -> Option<usize> {
     (!leaned_on).then_some(1)
 }
 
-/// The source number of the other agency's copy of the first service item cited (the province's
-/// guide and Guangzhou's, which differ in counter, phone and at times time limit), when the search
-/// found it and the answer did not cite it: the reader is shown both and picks the one for their
-/// case. Over devmix_59–62 and in_scope_77–80, 9 of the 85 replies that missed the asked item had
-/// cited its copy at the other level instead.
-fn other_level_copy(hits: &[Hit], cited: &[usize]) -> Option<usize> {
+/// The source number of another copy of the first entry cited, when the search found it and the
+/// answer did not cite it: the other agency's guide to the same service (the province's and
+/// Guangzhou's, which differ in counter, phone and at times time limit), or the same FAQ question
+/// posted twice (35 Taipei questions are). The reader is shown both and picks the one for their case.
+/// Over devmix_59–62 and in_scope_77–80, 9 of the 85 replies that missed the asked item had cited
+/// such a copy instead.
+fn other_copy(hits: &[Hit], cited: &[usize]) -> Option<usize> {
     let first = cited
         .iter()
         .filter_map(|&n| hits.get(n.checked_sub(1)?))
-        .find(|h| h.kind == DocKind::ServiceItem)?;
+        .find(|h| matches!(h.kind, DocKind::ServiceItem | DocKind::Faq))?;
     let agency = |hit: &Hit| hit.id.chars().take(18).collect::<String>();
     hits.iter()
         .position(|h| {
-            h.doc_id != first.doc_id && agency(h) != agency(first) && same_service(first, h)
+            h.kind == first.kind
+                && h.doc_id != first.doc_id
+                && (h.kind == DocKind::Faq || agency(h) != agency(first))
+                && same_service(first, h)
         })
         .map(|i| i + 1)
         .filter(|n| !cited.contains(n))
@@ -1149,7 +1153,7 @@ mod tests {
     }
 
     #[test]
-    fn the_first_cited_items_copy_at_another_agency_is_shown_too() {
+    fn another_copy_of_the_first_cited_entry_is_shown_too() {
         let hit = |id: &str, title: &str, kind: DocKind| Hit {
             id: id.into(),
             doc_id: id.into(),
@@ -1181,12 +1185,12 @@ mod tests {
             ),
         ];
         // The first cited item decides, not the first hit.
-        assert_eq!(other_level_copy(&hits, &[2, 1]), Some(3));
-        assert_eq!(other_level_copy(&hits, &[3]), Some(2));
+        assert_eq!(other_copy(&hits, &[2, 1]), Some(3));
+        assert_eq!(other_copy(&hits, &[3]), Some(2));
         // Already cited: nothing to add; no copy found: nothing either.
-        assert_eq!(other_level_copy(&hits, &[2, 3]), None);
-        assert_eq!(other_level_copy(&hits, &[1, 2]), None);
-        // One agency's two entries are no copies at two levels, and FAQ entries have none.
+        assert_eq!(other_copy(&hits, &[2, 3]), None);
+        assert_eq!(other_copy(&hits, &[1, 2]), None);
+        // One agency's two entries are no copies at two levels.
         let same_agency = [
             hits[1].clone(),
             hit(
@@ -1195,12 +1199,16 @@ mod tests {
                 DocKind::ServiceItem,
             ),
         ];
-        assert_eq!(other_level_copy(&same_agency, &[1]), None);
+        assert_eq!(other_copy(&same_agency, &[1]), None);
+        // A FAQ question posted twice is shown twice; a similar one, or a service named alike, is not.
         let faqs = [
             hit("GIP_1", "如何申請停車證？", DocKind::Faq),
+            hit("GIP_3", "如何申請停車證明？", DocKind::Faq),
+            hit("11440100", "如何申請停車證", DocKind::ServiceItem),
             hit("GIP_2", "如何申請停車證?", DocKind::Faq),
         ];
-        assert_eq!(other_level_copy(&faqs, &[1]), None);
+        assert_eq!(other_copy(&faqs, &[1]), Some(4));
+        assert_eq!(other_copy(&faqs[..3], &[1]), None);
     }
 
     #[test]

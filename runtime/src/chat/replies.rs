@@ -246,9 +246,21 @@ pub fn alternative_note(lang: Lang, n: usize, entry: &Hit) -> String {
     }
 }
 
-/// Names the same service's guide at another level (the province's and Guangzhou's), with its agency.
-pub fn other_level_note(lang: Lang, n: usize, entry: &Hit) -> String {
+/// Names another copy of the entry cited: the same service's guide at another agency (the
+/// province's and Guangzhou's), with the agency, or the same FAQ question posted twice.
+pub fn other_copy_note(lang: Lang, n: usize, entry: &Hit) -> String {
     let title = &entry.title;
+    if entry.kind == DocKind::Faq {
+        return match lang {
+            Lang::Simplified => format!("\n\n同一问题另有一则问答：[{n}]「{title}」，请一并参考。"),
+            Lang::Traditional => {
+                format!("\n\n同一問題另有一則問答：[{n}]「{title}」，請一併參考。")
+            }
+            Lang::English => {
+                format!("\n\nThe same question has another answer: [{n}] 「{title}」. Please read both.")
+            }
+        };
+    }
     let agency = entry
         .service
         .as_ref()
