@@ -601,11 +601,14 @@ async fn answer_from_knowledge_base(
     // A few more than the prompt carries: the quote under the answer may come from them.
     let prompt_passages = state.config.kb.chat_passages.max(1);
     let k = prompt_passages.max(QUOTE_POOL);
+    // The search ranks this many entries whatever it is asked for; the ones past `k` are looked
+    // through for copies of the first ones (see `companions`).
+    let depth = k.max(govassist_kb::title_match::DEPTH);
     let topic = cx.session.topic.clone();
     let mut hits = search_knowledge_base(
         &state,
         retrieval_query(&cx.masked, &cx.masked, topic.as_ref()),
-        k,
+        depth,
     )
     .await?;
     // What the quote under the answer is chosen by: the question, with its translation when it
@@ -624,7 +627,7 @@ async fn answer_from_knowledge_base(
             hits = search_knowledge_base(
                 &state,
                 retrieval_query(&cx.masked, &question, topic.as_ref()),
-                k,
+                depth,
             )
             .await?;
             if !cx.masked.chars().any(translate::is_han) {
@@ -632,6 +635,9 @@ async fn answer_from_knowledge_base(
             }
         }
     }
+
+    let reserve = hits.split_off(k.min(hits.len()));
+    let companions = companions(&hits, reserve);
 
     // No evidence, no generation: a model asked without sources invents them.
     if hits.is_empty() {
@@ -665,8 +671,10 @@ async fn answer_from_knowledge_base(
     let (messages, used) = grounding::fit_prompt(&cx.masked, lang, shown, &history, |m| {
         engine.prompt_tokens(m) + max_tokens.min(context / 4) < context
     });
-    // The model saw `hits[..used]` as [1]..[used]; the rest are numbered after them.
-    let sources = source_refs(&hits);
+    // The model saw `hits[..used]` as [1]..[used]; the rest are numbered after them, and the
+    // companions after those.
+    let listed: Vec<Hit> = hits.iter().cloned().chain(companions).collect();
+    let sources = source_refs(&listed);
     if !cx.sources(sources.clone()).await {
         return Ok(DoneInfo::new(&session_id, RouteTaken::Answer));
     }
@@ -831,8 +839,12 @@ async fn answer_from_knowledge_base(
             cited.push(n);
         }
     }
-    if let Some(n) = other_copy(&hits, &cited) {
-        footer.push_str(&replies::other_copy_note(lang, n, &hits[n - 1]));
+    if let Some(n) = other_copy(&listed, &cited) {
+        footer.push_str(&replies::other_copy_note(lang, n, &listed[n - 1]));
+        cited.push(n);
+    }
+    if let Some(n) = parent_item(&listed, &cited) {
+        footer.push_str(&replies::parent_item_note(lang, n, &listed[n - 1]));
         cited.push(n);
     }
     let cited_refs: Vec<&SourceRef> = cited.iter().map(|n| &sources[n - 1]).collect();
@@ -842,7 +854,7 @@ async fn answer_from_knowledge_base(
     // What "that" means in the next turn: the first cited service item.
     if let Some(item) = cited
         .iter()
-        .map(|n| &hits[n - 1])
+        .map(|n| &listed[n - 1])
         .find(|h| h.kind == DocKind::ServiceItem)
     {
         cx.session.topic = Some(Topic {
@@ -928,20 +940,81 @@ fn uncited_first_hit(hits: &[Hit], cited: &[usize]) -> Option<usize> {
 /// Over devmix_59–62 and in_scope_77–80, 9 of the 85 replies that missed the asked item had cited
 /// such a copy instead.
 fn other_copy(hits: &[Hit], cited: &[usize]) -> Option<usize> {
+    related_to_first_cited(hits, cited, is_other_copy)
+}
+
+/// The source number of the item that the first service item cited is a case of (`X` for
+/// `X(Y)`: 联营变更许可 for 联营变更许可(合伙联营章程变更审核)), when the search found it and the
+/// answer did not cite it: the general guide, beside the case the answer took. Over devmix_59–63 and
+/// in_scope_77–81, 8 of the 106 replies that missed the asked item had cited a case of it instead.
+fn parent_item(hits: &[Hit], cited: &[usize]) -> Option<usize> {
+    related_to_first_cited(hits, cited, is_parent)
+}
+
+/// The first hit, not cited, that stands in `relation` to the first service item or FAQ entry cited.
+fn related_to_first_cited(
+    hits: &[Hit],
+    cited: &[usize],
+    relation: fn(&Hit, &Hit) -> bool,
+) -> Option<usize> {
     let first = cited
         .iter()
         .filter_map(|&n| hits.get(n.checked_sub(1)?))
         .find(|h| matches!(h.kind, DocKind::ServiceItem | DocKind::Faq))?;
-    let agency = |hit: &Hit| hit.id.chars().take(18).collect::<String>();
     hits.iter()
-        .position(|h| {
-            h.kind == first.kind
-                && h.doc_id != first.doc_id
-                && (h.kind == DocKind::Faq || agency(h) != agency(first))
-                && same_service(first, h)
-        })
+        .position(|h| relation(first, h))
         .map(|i| i + 1)
         .filter(|n| !cited.contains(n))
+}
+
+/// The entries past the first hits that are another copy of one of them, or the item one of them is
+/// a case of: the search ranks them a little lower (the city's copy of a province item at 6, say),
+/// and the reply may name them (`other_copy`, `parent_item`).
+fn companions(hits: &[Hit], reserve: Vec<Hit>) -> Vec<Hit> {
+    reserve
+        .into_iter()
+        .filter(|r| hits.iter().any(|h| is_other_copy(h, r) || is_parent(h, r)))
+        .collect()
+}
+
+/// Whether `other` is another copy of `entry`: the same service at another agency, or the same FAQ
+/// question under another id.
+fn is_other_copy(entry: &Hit, other: &Hit) -> bool {
+    let agency = |hit: &Hit| hit.id.chars().take(18).collect::<String>();
+    matches!(entry.kind, DocKind::ServiceItem | DocKind::Faq)
+        && other.kind == entry.kind
+        && other.doc_id != entry.doc_id
+        && (entry.kind == DocKind::Faq || agency(other) != agency(entry))
+        && same_service(entry, other)
+}
+
+/// Whether `other` is the service item that `entry` is a case of (see [`without_last_bracket`]).
+fn is_parent(entry: &Hit, other: &Hit) -> bool {
+    entry.kind == DocKind::ServiceItem
+        && other.kind == DocKind::ServiceItem
+        && without_last_bracket(&entry.title) == Some(other.title.as_str())
+}
+
+/// A name without the bracketed case at its end (`高等职业学校设立（含设置分校区）` for
+/// `高等职业学校设立（含设置分校区）(民办高等职业学校设置异地校区)`), brackets of either width
+/// nesting; `None` when the name does not end in one or is nothing else.
+fn without_last_bracket(name: &str) -> Option<&str> {
+    let mut depth = 0usize;
+    for (at, c) in name.char_indices().rev() {
+        match c {
+            ')' | '）' => depth += 1,
+            '(' | '（' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    let parent = name[..at].trim_end();
+                    return (!parent.is_empty()).then_some(parent);
+                }
+            }
+            _ if depth == 0 => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Whether two hits are one service: the same name up to punctuation (`…(执业类别变更)` and
@@ -1209,6 +1282,81 @@ mod tests {
         ];
         assert_eq!(other_copy(&faqs, &[1]), Some(4));
         assert_eq!(other_copy(&faqs[..3], &[1]), None);
+    }
+
+    #[test]
+    fn the_item_a_cited_case_belongs_to_is_shown_too() {
+        let hit = |id: &str, title: &str| Hit {
+            id: id.into(),
+            doc_id: id.into(),
+            kind: DocKind::ServiceItem,
+            title: title.into(),
+            passage: String::new(),
+            score: 0.5,
+            url: None,
+            phone: None,
+            service: None,
+        };
+        let hits = [
+            hit(
+                "a",
+                "高等职业学校设立（含设置分校区）(民办高等职业学校设置异地校区)",
+            ),
+            hit("b", "高等职业学校设立"),
+            hit("c", "高等职业学校设立（含设置分校区）"),
+        ];
+        assert_eq!(parent_item(&hits, &[1]), Some(3));
+        assert_eq!(parent_item(&hits, &[1, 3]), None);
+        // A name with no bracket at its end is no case.
+        assert_eq!(parent_item(&hits, &[2, 1]), None);
+        assert_eq!(
+            without_last_bracket("律师执业变更审核(（市内转所（执业机构变更））)"),
+            Some("律师执业变更审核")
+        );
+        assert_eq!(without_last_bracket("(（个人）)"), None);
+        assert_eq!(without_last_bracket("护照(普通)签发"), None);
+        assert_eq!(without_last_bracket("不配对)"), None);
+    }
+
+    #[test]
+    fn companions_are_the_copies_and_parents_of_the_first_hits() {
+        let hit = |id: &str, title: &str| Hit {
+            id: id.into(),
+            doc_id: id.into(),
+            kind: DocKind::ServiceItem,
+            title: title.into(),
+            passage: String::new(),
+            score: 0.5,
+            url: None,
+            phone: None,
+            service: None,
+        };
+        let first = [hit(
+            "114400000069401674244010901400402",
+            "联营变更许可(合伙联营章程变更审核)",
+        )];
+        let reserve = vec![
+            hit(
+                "114400000069401674244010901400405",
+                "联营变更许可(合伙联营协议变更审核)",
+            ),
+            hit("11440100007483180K3440109014004", "联营变更许可"),
+            hit(
+                "11440100007483180K344010901400402",
+                "联营变更许可(合伙联营章程变更审核)",
+            ),
+        ];
+        let found: Vec<String> = companions(&first, reserve)
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "11440100007483180K3440109014004",
+                "11440100007483180K344010901400402"
+            ]
+        );
     }
 
     #[test]

@@ -283,6 +283,18 @@ pub fn other_copy_note(lang: Lang, n: usize, entry: &Hit) -> String {
     }
 }
 
+/// Names the general guide of the item whose case the answer took.
+pub fn parent_item_note(lang: Lang, n: usize, entry: &Hit) -> String {
+    let title = &entry.title;
+    match lang {
+        Lang::Simplified => format!("\n\n该事项的总办事指南：[{n}]「{title}」，请一并参考。"),
+        Lang::Traditional => format!("\n\n該事項的總辦事指南：[{n}]「{title}」，請一併參考。"),
+        Lang::English => {
+            format!("\n\nThe general guide to this service: [{n}] 「{title}」. Please read it too.")
+        }
+    }
+}
+
 /// Stands for an answer in which the model wrote nothing but its source markers or the question again.
 pub fn see_the_guide(lang: Lang) -> &'static str {
     pick(
