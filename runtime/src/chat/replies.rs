@@ -272,10 +272,10 @@ pub fn other_copy_note(lang: Lang, n: usize, entry: &Hit) -> String {
         });
     match lang {
         Lang::Simplified => format!(
-            "\n\n同一事项另有{agency}的办事指南：[{n}]「{title}」，两级的窗口和电话可能不同，请按您的情况选择。"
+            "\n\n同一事项另有{agency}的办事指南：[{n}]「{title}」，两个部门的窗口和电话可能不同，请按您的情况选择。"
         ),
         Lang::Traditional => format!(
-            "\n\n同一事項另有{agency}的辦事指南：[{n}]「{title}」，兩級的窗口和電話可能不同，請按您的情況選擇。"
+            "\n\n同一事項另有{agency}的辦事指南：[{n}]「{title}」，兩個部門的窗口和電話可能不同，請按您的情況選擇。"
         ),
         Lang::English => format!(
             "\n\nThe same service has another guide, from {agency}: [{n}] 「{title}」. Their counters and phones may differ; pick the one for your case."
