@@ -1094,18 +1094,26 @@ fn sources_footer(lang: Lang, cited: &[&SourceRef]) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_entry_scored_as_high_as_the_first_hit_is_shown_too() {
-        let hit = |id: &str, title: &str, score: f32| Hit {
+    /// A search hit of `kind`, scored 0.5, with nothing but its id and title.
+    fn entry(id: &str, title: &str, kind: DocKind) -> Hit {
+        Hit {
             id: id.into(),
             doc_id: id.into(),
-            kind: DocKind::ServiceItem,
+            kind,
             title: title.into(),
             passage: String::new(),
-            score,
+            score: 0.5,
             url: None,
             phone: None,
             service: None,
+        }
+    }
+
+    #[test]
+    fn an_entry_scored_as_high_as_the_first_hit_is_shown_too() {
+        let hit = |id: &str, title: &str, score: f32| Hit {
+            score,
+            ..entry(id, title, DocKind::ServiceItem)
         };
         let first = hit("a", "补发外国人永久居留身份证", 0.50);
         let city_copy = hit("a2", "补发外国人永久居留身份证（）", 0.50);
@@ -1197,21 +1205,10 @@ mod tests {
 
     #[test]
     fn a_first_hit_the_answer_left_out_is_shown_too() {
-        let hit = |id: &str, title: &str, kind: DocKind| Hit {
-            id: id.into(),
-            doc_id: id.into(),
-            kind,
-            title: title.into(),
-            passage: String::new(),
-            score: 0.5,
-            url: None,
-            phone: None,
-            service: None,
-        };
         let hits = [
-            hit("a", "医师资格考试的报名资格审核", DocKind::ServiceItem),
-            hit("a2", "医师资格考试的报名资格审核（）", DocKind::ServiceItem),
-            hit("b", "报考执业兽医资格条件审查", DocKind::ServiceItem),
+            entry("a", "医师资格考试的报名资格审核", DocKind::ServiceItem),
+            entry("a2", "医师资格考试的报名资格审核（）", DocKind::ServiceItem),
+            entry("b", "报考执业兽医资格条件审查", DocKind::ServiceItem),
         ];
         assert_eq!(uncited_first_hit(&hits, &[3]), Some(1));
         assert_eq!(uncited_first_hit(&hits, &[3, 1]), None);
@@ -1219,39 +1216,28 @@ mod tests {
         assert_eq!(uncited_first_hit(&hits, &[2]), None);
         // A staff report's passage is no entry to check against.
         let staff = [
-            hit("s1", "2024年工作总结", DocKind::StaffDoc),
-            hit("s2", "2023年工作总结", DocKind::StaffDoc),
+            entry("s1", "2024年工作总结", DocKind::StaffDoc),
+            entry("s2", "2023年工作总结", DocKind::StaffDoc),
         ];
         assert_eq!(uncited_first_hit(&staff, &[2]), None);
     }
 
     #[test]
     fn another_copy_of_the_first_cited_entry_is_shown_too() {
-        let hit = |id: &str, title: &str, kind: DocKind| Hit {
-            id: id.into(),
-            doc_id: id.into(),
-            kind,
-            title: title.into(),
-            passage: String::new(),
-            score: 0.5,
-            url: None,
-            phone: None,
-            service: None,
-        };
         let province = "114400000069401674244010900200401";
         let city = "11440100007483180K344010900200401";
         let hits = [
-            hit(
+            entry(
                 "114400000069401674244010900200403",
                 "律师执业变更审核(执业类别变更)",
                 DocKind::ServiceItem,
             ),
-            hit(
+            entry(
                 province,
                 "律师执业变更审核(市内转所（执业机构变更）)",
                 DocKind::ServiceItem,
             ),
-            hit(
+            entry(
                 city,
                 "律师执业变更审核(（市内转所（执业机构变更）))",
                 DocKind::ServiceItem,
@@ -1266,7 +1252,7 @@ mod tests {
         // One agency's two entries are no copies at two levels.
         let same_agency = [
             hits[1].clone(),
-            hit(
+            entry(
                 "114400000069401674244010900200499",
                 "律师执业变更审核(市内转所(执业机构变更))",
                 DocKind::ServiceItem,
@@ -1275,10 +1261,10 @@ mod tests {
         assert_eq!(other_copy(&same_agency, &[1]), None);
         // A FAQ question posted twice is shown twice; a similar one, or a service named alike, is not.
         let faqs = [
-            hit("GIP_1", "如何申請停車證？", DocKind::Faq),
-            hit("GIP_3", "如何申請停車證明？", DocKind::Faq),
-            hit("11440100", "如何申請停車證", DocKind::ServiceItem),
-            hit("GIP_2", "如何申請停車證?", DocKind::Faq),
+            entry("GIP_1", "如何申請停車證？", DocKind::Faq),
+            entry("GIP_3", "如何申請停車證明？", DocKind::Faq),
+            entry("11440100", "如何申請停車證", DocKind::ServiceItem),
+            entry("GIP_2", "如何申請停車證?", DocKind::Faq),
         ];
         assert_eq!(other_copy(&faqs, &[1]), Some(4));
         assert_eq!(other_copy(&faqs[..3], &[1]), None);
@@ -1286,17 +1272,7 @@ mod tests {
 
     #[test]
     fn the_item_a_cited_case_belongs_to_is_shown_too() {
-        let hit = |id: &str, title: &str| Hit {
-            id: id.into(),
-            doc_id: id.into(),
-            kind: DocKind::ServiceItem,
-            title: title.into(),
-            passage: String::new(),
-            score: 0.5,
-            url: None,
-            phone: None,
-            service: None,
-        };
+        let hit = |id: &str, title: &str| entry(id, title, DocKind::ServiceItem);
         let hits = [
             hit(
                 "a",
@@ -1320,17 +1296,7 @@ mod tests {
 
     #[test]
     fn companions_are_the_copies_and_parents_of_the_first_hits() {
-        let hit = |id: &str, title: &str| Hit {
-            id: id.into(),
-            doc_id: id.into(),
-            kind: DocKind::ServiceItem,
-            title: title.into(),
-            passage: String::new(),
-            score: 0.5,
-            url: None,
-            phone: None,
-            service: None,
-        };
+        let hit = |id: &str, title: &str| entry(id, title, DocKind::ServiceItem);
         let first = [hit(
             "114400000069401674244010901400402",
             "联营变更许可(合伙联营章程变更审核)",
