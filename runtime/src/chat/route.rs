@@ -172,16 +172,28 @@ pub fn asks_what_is_required(text: &str) -> bool {
     ];
     let whether = WHETHER.iter().any(|w| folded.contains(w))
         || (folded.contains("有没有") && ["表要填", "表格要填"].iter().any(|f| folded.contains(f)));
+    // What the form is called (`申请表叫什么名字`).
+    const NAMED: [&str; 6] = [
+        "表叫什么",
+        "表格叫什么",
+        "表的名字",
+        "表的名称",
+        "表格的名字",
+        "表格的名称",
+    ];
+    let named = NAMED.iter().any(|w| folded.contains(w));
     let english = [
         "which form",
         "what form",
         "which application form",
         "what application form",
         "what forms",
+        "form called",
+        "name of the form",
     ]
     .iter()
     .any(|q| folded.contains(q));
-    chinese || whether || english
+    chinese || whether || named || english
 }
 
 /// Whether the folded message asks someone to do something (`帮我`, `fill in`), not counting
@@ -1167,6 +1179,8 @@ mod tests {
             "看到申请表格有好几种，我们这种该填哪个阶段的申请表？",
             "去公安申请制造审批，有没有固定格式的审批表要填？",
             "办这个备案要不要填表？",
+            "教材初审过了，现在要送审定，申请表叫什么名字？",
+            "What is the application form called?",
         ] {
             assert!(asks_what_is_required(text), "{text}");
         }
@@ -1180,6 +1194,7 @@ mod tests {
             "材料交到哪个窗口都行，帮我约明天上午",
             "有没有表要填？帮我填一下",
             "我要填申请表",
+            "申请表叫什么名字都行，帮我填一下",
         ] {
             assert!(!asks_what_is_required(text), "{text}");
         }
