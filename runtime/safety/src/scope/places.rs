@@ -58,6 +58,7 @@ struct Context {
     moved_there: Vec<Term>,
     still_here: Vec<Term>,
     left_before: Vec<Term>,
+    done_here_before: Vec<Term>,
     retired_after: Vec<Term>,
     shipped_after: Vec<Term>,
     insured_after: Vec<Term>,
@@ -217,6 +218,8 @@ impl ServiceArea {
             ..PlaceMentions::default()
         };
         let mut last_source_end: Option<usize> = None;
+        let mut done_here_end: Option<usize> = None;
+        let mut last_other_start: Option<usize> = None;
         // 带档案复印件去日本开会，出境审批…: leaving the country is handled here, wherever it goes.
         let leaves_the_country = self
             .context
@@ -268,6 +271,12 @@ impl ServiceArea {
             // (only a province's one-character name: 杭州A类人才 is Hangzhou's).
             let one_character = place.name.chars().count() == 1;
             if one_character && self.context.plate_after.iter().any(|t| t.starts(after_raw)) {
+                continue;
+            }
+            if place.in_area && self.context.done_here_before.iter().any(|t| t.ends(before)) {
+                // 刚在广州交完医保，兰州那边…怎么缴: an errand done here is the context of a
+                // question about a place named after it (decided after the loop).
+                done_here_end.get_or_insert(place.end);
                 continue;
             }
             if place.in_area {
@@ -330,8 +339,13 @@ impl ServiceArea {
                     others_here.push(place.end);
                 }
                 mentions.other.push(place.name);
+                last_other_start = Some(place.start);
                 mentions.target_elsewhere |= self.is_target(before, after_raw);
             }
+        }
+        // …but with no other place after it (公司总部在昆山，刚在广州竞得一块地…), it is still here.
+        if let Some(end) = done_here_end {
+            mentions.area |= !last_other_start.is_some_and(|start| start > end);
         }
         // 烟台参保的…异地就医备案: care away from the insuring place is its service, whoever asks;
         // moving the insurance itself (转到, 转移) still involves the new place.
@@ -598,6 +612,7 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "moved_there" => &mut context.moved_there,
                 "still_here" => &mut context.still_here,
                 "left_before" => &mut context.left_before,
+                "done_here_before" => &mut context.done_here_before,
                 "retired_after" => &mut context.retired_after,
                 "shipped_after" => &mut context.shipped_after,
                 "insured_after" => &mut context.insured_after,
@@ -669,6 +684,22 @@ mod tests {
             area.mentions(&fold("成都的朋友问，本市的门诊特殊病种怎么认定？"))
                 .local
         );
+    }
+
+    #[test]
+    fn an_errand_done_here_is_context_for_a_place_named_after_it() {
+        let area = ServiceArea::default();
+        let m = area.mentions(&fold(
+            "刚在广州交完今年的医保，我老家在兰州，兰州那边城乡居民医保怎么缴",
+        ));
+        assert!(!m.area && m.other == ["兰州"]);
+        // Named before it, the other place is context, and the question is here.
+        let m = area.mentions(&fold(
+            "公司总部在昆山，刚在广州竞得一块工业用地，规划许可证去哪交件",
+        ));
+        assert!(m.area);
+        // Without the cue, the place of the area still counts.
+        assert!(area.mentions(&fold("在广州交了医保，兰州那边怎么缴")).area);
     }
 
     #[test]
