@@ -979,13 +979,27 @@ impl DeniedPairs {
     /// A clause ends the denial, and so does 的: `不是公司制的外资企业` denies 公司制, not 企业. A list
     /// does not: `不是旅游、探亲或商务` denies all three.
     const ENDS: &'static str = "，。？！,.?!；;）)（(：:的";
+    /// After 不是, these make it a rhetorical question that affirms: `文化馆不是有个春节习俗的数字资源嘛`
+    /// asks for 春节习俗, `不是说可以网上办吗` for online handling (but `不是有限公司` denies).
+    const RHETORICAL: [&'static str; 6] = ["有个", "有一", "有些", "有这", "有那", "说"];
 
     fn of(folded_question: &str) -> Self {
         let chars: Vec<char> = folded_question.chars().collect();
         let mut denied = vec![false; chars.len()];
         for at in 0..chars.len() {
+            let rhetorical = |after: &[char]| {
+                Self::RHETORICAL.iter().any(|words| {
+                    after
+                        .iter()
+                        .copied()
+                        .take(words.chars().count())
+                        .eq(words.chars())
+                })
+            };
             let is_denial = Self::DENIALS.iter().any(|d| {
-                chars[at..].starts_with(d) && !(d[1] == '是' && at > 0 && chars[at - 1] == '是')
+                chars[at..].starts_with(d)
+                    && !(d[1] == '是' && at > 0 && chars[at - 1] == '是')
+                    && !(d[1] == '是' && rhetorical(&chars[at + 2..]))
             });
             if is_denial {
                 chars[at + 2..]
@@ -1336,6 +1350,11 @@ mod tests {
         assert_eq!(trip.held_by("商务"), 1.0);
         assert_eq!(trip.held_by("其他"), 0.0);
         assert!(denied("是不是要先做防洪评价？").is_empty(), "是不是 asks");
+        assert!(
+            denied("文化馆不是有个春节习俗的数字资源嘛").is_empty(),
+            "不是有个…嘛 affirms"
+        );
+        assert!(denied("我们不是有限公司").held_by("有限责任公司") > 0.0);
         assert!(denied("并非").is_empty());
 
         // Through the second look: the denied sibling drops below the one the question describes,
