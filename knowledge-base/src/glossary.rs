@@ -182,6 +182,16 @@ mod tests {
         // silently replace the first.
         assert_eq!(g.terms.len(), entries(GLOSSARY).count());
         assert!(g.terms.values().all(|zh| !zh.is_empty()));
+        // A longer key would never be looked up: `expand` tries phrases of at most that many words.
+        let too_long: Vec<_> = g
+            .terms
+            .keys()
+            .filter(|en| en.split(' ').count() > MAX_PHRASE_WORDS)
+            .collect();
+        assert!(
+            too_long.is_empty(),
+            "keys over {MAX_PHRASE_WORDS} words: {too_long:?}"
+        );
         let expanded = g.expand("I lost my driving licence");
         assert!(
             expanded.contains("驾驶证") && expanded.contains("补发"),
