@@ -58,6 +58,7 @@ struct Context {
     moved_there: Vec<Term>,
     still_here: Vec<Term>,
     left_before: Vec<Term>,
+    trip_before: Vec<Term>,
     done_here_before: Vec<Term>,
     retired_after: Vec<Term>,
     shipped_after: Vec<Term>,
@@ -235,6 +236,7 @@ impl ServiceArea {
             .any(|t| t.occurs_in(folded));
         // Where a "here" word follows another place (`昆明本地`, `成都这边`): that place's here.
         let mut others_here: Vec<usize> = Vec::new();
+        let mut errand_here: Vec<usize> = Vec::new();
         for place in self.places_in(folded) {
             let before = folded[..place.start].trim_end();
             let after = folded[place.end..].trim_start();
@@ -275,8 +277,12 @@ impl ServiceArea {
             }
             if place.in_area && self.context.done_here_before.iter().any(|t| t.ends(before)) {
                 // 刚在广州交完医保，兰州那边…怎么缴: an errand done here is the context of a
-                // question about a place named after it (decided after the loop).
+                // question about a place named after it (decided after the loop); so is its own
+                // "here" (我知道广东这边怎么弄了，可我户口在德阳…).
                 done_here_end.get_or_insert(place.end);
+                if self.context.local.iter().any(|t| t.starts(after_raw)) {
+                    errand_here.push(place.end);
+                }
                 continue;
             }
             if place.in_area {
@@ -284,9 +290,11 @@ impl ServiceArea {
                 // …unless they retired from there (从广东省直单位退休后搬去成都): their pension is
                 // still paid here; or plants are shipped from there (从广东调运苗木回江西): they are
                 // quarantined here.
-                if !self.context.left_before.iter().any(|t| t.ends(before))
-                    || self.still_involved(after_raw)
-                {
+                // …but a trip that starts here (坐大巴从广州去长沙) leaves nothing: the
+                // person is still here, asking about the journey.
+                let left = self.context.left_before.iter().any(|t| t.ends(before))
+                    && !self.context.trip_before.iter().any(|t| t.ends(before));
+                if !left || self.still_involved(after_raw) {
                     mentions.area = true;
                 } else if self.sends_from(after_raw) {
                     mentions.sent_from_here = true;
@@ -353,11 +361,13 @@ impl ServiceArea {
             mentions.transfer = self.asks_about_a_move_except(folded, &self.context.care_elsewhere);
         }
         mentions.here_elsewhere = !others_here.is_empty();
-        if mentions.here_elsewhere {
+        if mentions.here_elsewhere || !errand_here.is_empty() {
             mentions.local = self.context.local.iter().any(|t| {
-                folded
-                    .match_indices(t.text.as_str())
-                    .any(|(at, m)| t.fits(folded, at, at + m.len()) && !others_here.contains(&at))
+                folded.match_indices(t.text.as_str()).any(|(at, m)| {
+                    t.fits(folded, at, at + m.len())
+                        && !others_here.contains(&at)
+                        && !errand_here.contains(&at)
+                })
             });
         }
         mentions
@@ -612,6 +622,7 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "moved_there" => &mut context.moved_there,
                 "still_here" => &mut context.still_here,
                 "left_before" => &mut context.left_before,
+                "trip_before" => &mut context.trip_before,
                 "done_here_before" => &mut context.done_here_before,
                 "retired_after" => &mut context.retired_after,
                 "shipped_after" => &mut context.shipped_after,
@@ -700,6 +711,28 @@ mod tests {
         assert!(m.area);
         // Without the cue, the place of the area still counts.
         assert!(area.mentions(&fold("在广州交了医保，兰州那边怎么缴")).area);
+        // The errand's own "here" is the errand's, not the question's.
+        let m = area.mentions(&fold(
+            "我知道广东这边怎么弄了，可我户口在德阳，德阳那边要办吗",
+        ));
+        assert!(!m.area && !m.local && m.other == ["德阳", "德阳"], "{m:?}");
+        assert!(
+            area.mentions(&fold("我户口在德阳，想问广东这边怎么办"))
+                .local
+        );
+    }
+
+    #[test]
+    fn a_trip_from_here_does_not_leave_it() {
+        let area = ServiceArea::default();
+        let m = area.mentions(&fold("坐大巴从广州去长沙，班车的资质去哪查"));
+        assert!(m.area && m.other == ["长沙"]);
+        // A move is a leaving.
+        assert!(
+            !area
+                .mentions(&fold("从广州搬到长沙，长沙的公积金怎么提"))
+                .area
+        );
     }
 
     #[test]
