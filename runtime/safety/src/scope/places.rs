@@ -49,6 +49,7 @@ struct Context {
     destination_before: Vec<Term>,
     leaving_the_country: Vec<Term>,
     abroad_before: Vec<Term>,
+    back_home: Vec<Term>,
     abroad: Vec<Term>,
     paper_for_abroad: Vec<Term>,
     plate_after: Vec<Term>,
@@ -234,6 +235,18 @@ impl ServiceArea {
             .paper_for_abroad
             .iter()
             .any(|t| t.occurs_in(folded));
+        // 在新加坡做了几年劳务刚回国: a country the person has come back from is where they were.
+        let back_home_at = self
+            .context
+            .back_home
+            .iter()
+            .filter_map(|t| {
+                folded
+                    .match_indices(t.text.as_str())
+                    .find(|&(at, m)| t.fits(folded, at, at + m.len()))
+                    .map(|(at, _)| at)
+            })
+            .min();
         // Where a "here" word follows another place (`昆明本地`, `成都这边`): that place's here.
         let mut others_here: Vec<usize> = Vec::new();
         let mut errand_here: Vec<usize> = Vec::new();
@@ -322,6 +335,7 @@ impl ServiceArea {
                     .any(|t| t.ends(before))
                 || (leaves_the_country
                     && self.context.abroad_before.iter().any(|t| t.ends(before)))
+                || (place.abroad && back_home_at.is_some_and(|at| place.end <= at))
                 || (place.abroad && paper_for_abroad && !self.is_target(before, after_raw))
                 || (!self
                     .context
@@ -349,6 +363,20 @@ impl ServiceArea {
                 mentions.other.push(place.name);
                 last_other_start = Some(place.start);
                 mentions.target_elsewhere |= self.is_target(before, after_raw);
+            }
+        }
+        // 刚把这边的工作居住证明开好了，准备回齐齐哈尔结婚: a "here" the errand done was about is
+        // context too, like a place of the area after such a cue.
+        for term in &self.context.local {
+            for (at, found) in folded.match_indices(term.text.as_str()) {
+                let end = at + found.len();
+                let before = folded[..at].trim_end();
+                if term.fits(folded, at, end)
+                    && self.context.done_here_before.iter().any(|t| t.ends(before))
+                {
+                    errand_here.push(at);
+                    done_here_end = Some(done_here_end.map_or(end, |e| e.min(end)));
+                }
             }
         }
         // …but with no other place after it (公司总部在昆山，刚在广州竞得一块地…), it is still here.
@@ -613,6 +641,7 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "destination_before" => &mut context.destination_before,
                 "leaving_the_country" => &mut context.leaving_the_country,
                 "abroad_before" => &mut context.abroad_before,
+                "back_home" => &mut context.back_home,
                 "abroad" => &mut context.abroad,
                 "paper_for_abroad" => &mut context.paper_for_abroad,
                 "plate_after" => &mut context.plate_after,
@@ -719,6 +748,28 @@ mod tests {
         assert!(
             area.mentions(&fold("我户口在德阳，想问广东这边怎么办"))
                 .local
+        );
+        // So is a bare "here" after the cue…
+        let m = area.mentions(&fold(
+            "刚把这边的居住证明开好了，准备回齐齐哈尔结婚，齐齐哈尔婚姻登记要不要预约",
+        ));
+        assert!(!m.area && !m.local && m.other == ["齐齐哈尔"], "{m:?}");
+        // …which, with no other place after it, is here.
+        assert!(
+            area.mentions(&fold("刚把这边的居住证办好了，社保怎么交"))
+                .area
+        );
+    }
+
+    #[test]
+    fn a_country_come_back_from_is_where_the_person_was() {
+        let area = ServiceArea::default();
+        let m = area.mentions(&fold("在新加坡做了几年劳务刚回国，职业资格证书怎么换发"));
+        assert!(m.other.is_empty(), "{m:?}");
+        // A country named after the return is still asked about.
+        assert_eq!(
+            area.mentions(&fold("刚回国，日本那边的养老金怎么领")).other,
+            ["日本"]
         );
     }
 
