@@ -406,13 +406,31 @@ pub fn asks_where_to_book(text: &str) -> bool {
         })
 }
 
+/// People a message may act for: after `帮我` (`帮我姐预约…`) they make it the person's own errand
+/// for a relative, not a request to the assistant.
+const RELATIVES: [&str; 22] = [
+    "姐", "妹", "哥", "弟", "妈", "爸", "父", "母", "老婆", "老公", "爱人", "家人", "孩子", "儿子",
+    "女儿", "爷爷", "奶奶", "外公", "外婆", "老人", "朋友", "同事",
+];
+
+/// Whether the folded message asks the assistant to do something (a [`BOOKING_REQUESTS`] word not
+/// followed by a relative the person acts for).
+fn asks_the_assistant(folded: &str) -> bool {
+    BOOKING_REQUESTS.iter().any(|r| {
+        folded.match_indices(r).any(|(at, _)| {
+            let after = &folded[at + r.len()..];
+            !(r.ends_with('我') && RELATIVES.iter().any(|p| after.starts_with(p)))
+        })
+    })
+}
+
 /// The message asks whom to call (`想投诉，打哪个电话？`, `咨询电话是多少`, `what's the hotline?`)
 /// and asks no one to do anything: the guide's 咨询电话 and 投诉电话 answer it, even when the
 /// matter it names (`网上预约结婚登记的时候遇到问题`) sits close to a skill's examples. The user's
 /// own number (`我的电话是〔电话1〕`) is no such question.
 pub fn asks_whom_to_call(text: &str) -> bool {
     let folded = govassist_kb::text::fold(text);
-    if BOOKING_REQUESTS.iter().any(|r| folded.contains(r)) {
+    if asks_the_assistant(&folded) {
         return false;
     }
     const QUESTIONS: [&str; 14] = [
@@ -1115,6 +1133,7 @@ mod tests {
             "网上预约结婚登记的时候遇到问题，想投诉，打哪个电话？",
             "预约探视的咨询电话是多少？",
             "What's the hotline for marriage registration appointments?",
+            "帮我姐预约开一份证明，想先打电话问一下，咨询电话是？",
         ] {
             assert!(asks_whom_to_call(text), "{text}");
         }
@@ -1122,6 +1141,7 @@ mod tests {
             "帮我预约明天上午，我的电话是〔电话1〕",
             "我想预约下周一，联系电话〔电话1〕",
             "麻烦你帮我约一下，有问题打哪个电话都行",
+            "帮我姐预约不了的话，帮我预约明天上午，咨询电话是多少也发我",
             "预约探视",
         ] {
             assert!(!asks_whom_to_call(text), "{text}");
