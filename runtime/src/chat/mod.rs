@@ -571,7 +571,14 @@ async fn translated_for_search(engine: Arc<govassist_llm::Engine>, masked: &str)
     .map_err(|e| e.to_string())
     .and_then(|result| result);
     match generation {
-        Ok(output) => translate::search_query(&output, masked),
+        Ok(output) => {
+            // The message is masked already: no personal data reaches the log.
+            tracing::debug!(
+                translation = output.trim(),
+                "question translated for search"
+            );
+            translate::search_query(&output, masked)
+        }
         Err(error) => {
             tracing::warn!(%error, "cannot translate the question; searching it as written");
             masked.to_owned()

@@ -40,10 +40,14 @@ pub fn params() -> GenerationParams {
     }
 }
 
+/// Words of the request itself: a line holding one echoes the prompt (`将下面这句英文翻译成中文：`,
+/// over and over) and translates nothing.
+const ECHOED_REQUEST: [&str; 3] = ["翻译成中文", "英文翻译", "只输出译文"];
+
 /// The search query for `question` given the model's `output`: the translation's first line (with
 /// the province kept, [`keep_the_province`]), then the question. Output without a Chinese
-/// character (the model answered in English, or said nothing) is no translation, and the question
-/// is searched alone; so is a question too long to search with its translation (the knowledge base
+/// character (the model answered in English, or said nothing), or one that echoes the request
+/// ([`ECHOED_REQUEST`]), is no translation, and the question is searched alone; so is a question too long to search with its translation (the knowledge base
 /// refuses queries over [`MAX_QUERY_CHARS`] characters, and the user's message may be that long
 /// already).
 pub fn search_query(output: &str, question: &str) -> String {
@@ -54,7 +58,8 @@ pub fn search_query(output: &str, question: &str) -> String {
         .unwrap_or("");
     let translation = keep_the_province(translation, question);
     let fits = translation.chars().count() + 1 + question.chars().count() <= MAX_QUERY_CHARS;
-    if fits && translation.chars().any(is_han) {
+    let echoed = ECHOED_REQUEST.iter().any(|w| translation.contains(w));
+    if fits && !echoed && translation.chars().any(is_han) {
         format!("{translation} {question}")
     } else {
         question.to_owned()
@@ -123,6 +128,14 @@ mod tests {
         let q = "How do I scrap my old motorbike?";
         assert_eq!(search_query("You can scrap it at the DMV.", q), q);
         assert_eq!(search_query("", q), q);
+        // The small model sometimes repeats the request instead of answering it.
+        assert_eq!(
+            search_query(
+                "根据用户消息中的内容，将下面这句英文翻译成中文：\n\n根据",
+                q
+            ),
+            q
+        );
     }
 
     #[test]
