@@ -1027,7 +1027,9 @@ fn without_last_bracket(name: &str) -> Option<&str> {
 /// Whether two hits are one service: the same name up to punctuation (`…(执业类别变更)` and
 /// `…(（执业类别变更）)`), or the same base code at another agency (a province item and the
 /// city's copy, which the search places right after it; one agency's sub-items share their base
-/// code too, and they are different services).
+/// code too, and they are different services). Where both names end in a case, the cases must
+/// agree: the city's `律师执业变更审核(执业类别变更并跨市转所)` is no copy of the province's
+/// `律师执业变更审核(跨市转所（执业机构变更）)`, though its base code is.
 fn same_service(a: &Hit, b: &Hit) -> bool {
     let letters = |title: &str| {
         title
@@ -1037,8 +1039,13 @@ fn same_service(a: &Hit, b: &Hit) -> bool {
     };
     let base_code = |hit: &Hit| hit.service.as_ref().and_then(|s| s.base_code.clone());
     let agency = |hit: &Hit| hit.id.chars().take(18).collect::<String>();
+    let case =
+        |title: &str| without_last_bracket(title).map(|parent| letters(&title[parent.len()..]));
+    let other_cases = matches!((case(&a.title), case(&b.title)), (Some(x), Some(y)) if x != y);
     letters(&a.title) == letters(&b.title)
-        || (base_code(a).is_some_and(|code| Some(code) == base_code(b)) && agency(a) != agency(b))
+        || (base_code(a).is_some_and(|code| Some(code) == base_code(b))
+            && agency(a) != agency(b)
+            && !other_cases)
 }
 
 /// The model admits the passages do not answer the question.
@@ -1157,7 +1164,28 @@ mod tests {
             "11440000006940116U2443",
             hit("", "补发外国人永久居留身份证(业余)", 0.50),
         ));
-        assert_eq!(close_alternative(&[first_coded, sub_item]), Some(2));
+        assert_eq!(close_alternative(&[first_coded, sub_item.clone()]), Some(2));
+        // Another agency's item of another case is another service, whatever its base code.
+        let case_at_first = coded(at(
+            "11440000006940116U2442",
+            hit("", "补发外国人永久居留身份证(专业)", 0.50),
+        ));
+        let other_case_copy = coded(at(
+            "11440100007482567N3440",
+            hit("", "补发外国人永久居留身份证(（业余）)", 0.50),
+        ));
+        assert_eq!(
+            close_alternative(&[case_at_first.clone(), other_case_copy]),
+            Some(2)
+        );
+        let same_case_copy = coded(at(
+            "11440100007482567N3440",
+            hit("", "补发外国人永久居留身份证(（专业）)", 0.50),
+        ));
+        assert_eq!(
+            close_alternative(&[case_at_first, same_case_copy, sibling.clone()]),
+            Some(3)
+        );
         // Another service is shown only closer than a sibling.
         assert_eq!(
             close_alternative(&[first.clone(), other.clone(), sibling.clone()]),

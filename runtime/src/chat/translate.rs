@@ -47,9 +47,9 @@ const ECHOED_REQUEST: [&str; 3] = ["翻译成中文", "英文翻译", "只输出
 /// The search query for `question` given the model's `output`: the translation's first line (with
 /// the province kept, [`keep_the_province`]), then the question. Output without a Chinese
 /// character (the model answered in English, or said nothing), or one that echoes the request
-/// ([`ECHOED_REQUEST`]), is no translation, and the question is searched alone; so is a question too long to search with its translation (the knowledge base
-/// refuses queries over [`MAX_QUERY_CHARS`] characters, and the user's message may be that long
-/// already).
+/// ([`ECHOED_REQUEST`]), is no translation, and the question is searched alone; so is a question
+/// too long to search with its translation (the knowledge base refuses queries over
+/// [`MAX_QUERY_CHARS`] characters, and the user's message may be that long already).
 pub fn search_query(output: &str, question: &str) -> String {
     let translation = output
         .lines()
