@@ -43,6 +43,8 @@ struct Context {
     origin_before: Vec<Term>,
     not_origin_after: Vec<Term>,
     not_origin_before: Vec<Term>,
+    home_before: Vec<Term>,
+    home_land: Vec<Term>,
     origin_after: Vec<Term>,
     counterpart_before: Vec<Term>,
     counterpart_after: Vec<Term>,
@@ -247,6 +249,8 @@ impl ServiceArea {
                     .map(|(at, _)| at)
             })
             .min();
+        // 我老家在泰安农村，宅基地确权以后…: land at home is where the home is, and so is its service.
+        let land_at_home = self.context.home_land.iter().any(|t| t.occurs_in(folded));
         // Where a "here" word follows another place (`昆明本地`, `成都这边`): that place's here.
         let mut others_here: Vec<usize> = Vec::new();
         let mut errand_here: Vec<usize> = Vec::new();
@@ -321,8 +325,11 @@ impl ServiceArea {
                 .is_some_and(|end| LIST_SEPARATORS.contains(&folded[end..place.start].trim()));
             let source = listed || LIST_SOURCE_CUES.iter().any(|cue| before.ends_with(cue));
             last_source_end = source.then_some(place.end);
+            let home_with_land =
+                land_at_home && self.context.home_before.iter().any(|t| t.ends(before));
             let origin = source
                 || (self.context.origin_before.iter().any(|t| t.ends(before))
+                    && !home_with_land
                     && !self
                         .context
                         .not_origin_before
@@ -635,6 +642,8 @@ fn parse_places(source: &str) -> Result<(Vec<Place>, Context), PlacesError> {
                 "origin_before" => &mut context.origin_before,
                 "not_origin_after" => &mut context.not_origin_after,
                 "not_origin_before" => &mut context.not_origin_before,
+                "home_before" => &mut context.home_before,
+                "home_land" => &mut context.home_land,
                 "origin_after" => &mut context.origin_after,
                 "counterpart_before" => &mut context.counterpart_before,
                 "counterpart_after" => &mut context.counterpart_after,
@@ -759,6 +768,23 @@ mod tests {
             area.mentions(&fold("刚把这边的居住证办好了，社保怎么交"))
                 .area
         );
+    }
+
+    #[test]
+    fn land_at_home_is_where_the_home_is() {
+        let area = ServiceArea::default();
+        assert_eq!(
+            area.mentions(&fold(
+                "我老家在泰安农村，宅基地确权以后要去哪个部门办不动产证"
+            ))
+            .other,
+            ["泰安"]
+        );
+        // Without land, a home place says only where the person is from.
+        assert!(area
+            .mentions(&fold("我老家在泰安农村，现在在广州打工，社保怎么交"))
+            .other
+            .is_empty());
     }
 
     #[test]
