@@ -237,7 +237,8 @@ impl ServiceArea {
             .paper_for_abroad
             .iter()
             .any(|t| t.occurs_in(folded));
-        // 在新加坡做了几年劳务刚回国: a country the person has come back from is where they were.
+        // 在新加坡做了几年劳务刚回国, 在高雄旅游…回来补办: a place the person has come back from is
+        // where they were.
         let back_home_at = self
             .context
             .back_home
@@ -342,7 +343,7 @@ impl ServiceArea {
                     .any(|t| t.ends(before))
                 || (leaves_the_country
                     && self.context.abroad_before.iter().any(|t| t.ends(before)))
-                || (place.abroad && back_home_at.is_some_and(|at| place.end <= at))
+                || back_home_at.is_some_and(|at| place.end <= at)
                 || (place.abroad && paper_for_abroad && !self.is_target(before, after_raw))
                 || (!self
                     .context
@@ -788,10 +789,15 @@ mod tests {
     }
 
     #[test]
-    fn a_country_come_back_from_is_where_the_person_was() {
+    fn a_place_come_back_from_is_where_the_person_was() {
         let area = ServiceArea::default();
         let m = area.mentions(&fold("在新加坡做了几年劳务刚回国，职业资格证书怎么换发"));
         assert!(m.other.is_empty(), "{m:?}");
+        // So is a place at home.
+        assert!(area
+            .mentions(&fold("去年在高雄旅游把通行证弄丢了，回来补办后想查进度"))
+            .other
+            .is_empty());
         // A country named after the return is still asked about.
         assert_eq!(
             area.mentions(&fold("刚回国，日本那边的养老金怎么领")).other,
