@@ -243,12 +243,7 @@ impl ServiceArea {
             .context
             .back_home
             .iter()
-            .filter_map(|t| {
-                folded
-                    .match_indices(t.text.as_str())
-                    .find(|&(at, m)| t.fits(folded, at, at + m.len()))
-                    .map(|(at, _)| at)
-            })
+            .filter_map(|t| t.occurrences(folded).next().map(|(at, _)| at))
             .min();
         // 我老家在泰安农村，宅基地确权以后…: land at home is where the home is, and so is its service.
         let land_at_home = self.context.home_land.iter().any(|t| t.occurs_in(folded));
@@ -375,16 +370,16 @@ impl ServiceArea {
         }
         // 刚把这边的工作居住证明开好了，准备回齐齐哈尔结婚: a "here" the errand done was about is
         // context too, like a place of the area after such a cue.
-        for term in &self.context.local {
-            for (at, found) in folded.match_indices(term.text.as_str()) {
-                let end = at + found.len();
-                let before = folded[..at].trim_end();
-                if term.fits(folded, at, end)
-                    && self.context.done_here_before.iter().any(|t| t.ends(before))
-                {
-                    errand_here.push(at);
-                    done_here_end = Some(done_here_end.map_or(end, |e| e.min(end)));
-                }
+        for (at, end) in self
+            .context
+            .local
+            .iter()
+            .flat_map(|t| t.occurrences(folded))
+        {
+            let before = folded[..at].trim_end();
+            if self.context.done_here_before.iter().any(|t| t.ends(before)) {
+                errand_here.push(at);
+                done_here_end = Some(done_here_end.map_or(end, |e| e.min(end)));
             }
         }
         // …but with no other place after it (公司总部在昆山，刚在广州竞得一块地…), it is still here.
@@ -398,13 +393,12 @@ impl ServiceArea {
         }
         mentions.here_elsewhere = !others_here.is_empty();
         if mentions.here_elsewhere || !errand_here.is_empty() {
-            mentions.local = self.context.local.iter().any(|t| {
-                folded.match_indices(t.text.as_str()).any(|(at, m)| {
-                    t.fits(folded, at, at + m.len())
-                        && !others_here.contains(&at)
-                        && !errand_here.contains(&at)
-                })
-            });
+            mentions.local = self
+                .context
+                .local
+                .iter()
+                .flat_map(|t| t.occurrences(folded))
+                .any(|(at, _)| !others_here.contains(&at) && !errand_here.contains(&at));
         }
         mentions
     }

@@ -43,10 +43,16 @@ impl Term {
         !glued_before && !glued_after
     }
 
+    /// Where the term occurs in `text` (start and end), at its word boundaries.
+    pub fn occurrences<'t>(&'t self, text: &'t str) -> impl Iterator<Item = (usize, usize)> + 't {
+        text.match_indices(self.text.as_str())
+            .map(|(at, m)| (at, at + m.len()))
+            .filter(move |&(start, end)| self.fits(text, start, end))
+    }
+
     /// Whether the term occurs anywhere in `text`.
     pub fn occurs_in(&self, text: &str) -> bool {
-        text.match_indices(self.text.as_str())
-            .any(|(at, m)| self.fits(text, at, at + m.len()))
+        self.occurrences(text).next().is_some()
     }
 
     /// Whether `text` starts with the term (at a word boundary if the term needs one).
