@@ -448,8 +448,14 @@ const REQUEST_BREAKS: [&str; 15] = [
 /// Openings of a request break that ask on instead (`还有没有名额`, `还有吗`).
 const NOT_BREAKS: [&str; 4] = ["还有没", "還有沒", "还有吗", "還有嗎"];
 
+/// Whether `c` is an emoji (or another pictograph): in a chat message one ends a clause as a full
+/// stop would (`工作压力好大想去看场演出放松下🎭 广东艺术剧院有惠民演出吗`).
+fn is_emoji(c: char) -> bool {
+    matches!(u32::from(c), 0x1F000..=0x1FAFF | 0x2600..=0x27BF)
+}
+
 /// The requests of a message: its sentences (split at `。！？；` and their ASCII forms, at a
-/// line break, and at `. ` after a lowercase word or a number), each also split before a word that starts
+/// line break, at an emoji, and at `. ` after a lowercase word or a number), each also split before a word that starts
 /// another request ([`REQUEST_BREAKS`]). Pieces shorter than four characters (`好的`, `OK`) say
 /// nothing on their own and are left out.
 pub fn requests(text: &str) -> Vec<&str> {
@@ -466,7 +472,8 @@ pub fn requests(text: &str) -> Vec<&str> {
             .all(|b| b.is_lowercase() || b.is_ascii_digit());
         before = [before[1], c];
         let ends_sentence = matches!(c, '。' | '！' | '？' | '；' | '!' | '?' | ';' | '\n')
-            || (c == '.' && next_is_space && word_end);
+            || (c == '.' && next_is_space && word_end)
+            || is_emoji(c);
         if ends_sentence {
             pieces.push(&text[start..i]);
             start = i + c.len_utf8();
@@ -548,6 +555,11 @@ mod tests {
             ["Moved in 2020", "Now what"]
         );
         assert!(requests("好的").is_empty());
+        // An emoji ends a clause; one alone is no request.
+        assert_eq!(
+            requests("熬夜查资料眼睛都花了🥱 科技文献去哪查🙏"),
+            ["熬夜查资料眼睛都花了", "科技文献去哪查"]
+        );
         // "Ask one more" starts a request; "还有没有" asks on about the same thing.
         assert_eq!(
             requests("问完社保的事再问个私人问题：你觉得我该不该分手"),
@@ -619,6 +631,13 @@ mod tests {
         assert_eq!(
             chatty.unnamed_service.as_deref(),
             Some("广东艺术剧院周末有演出吗")
+        );
+        // An emoji ends the opening as a full stop would.
+        assert_eq!(
+            judge("工作压力好大想去看场演出放松下🎭 广东艺术剧院有惠民演出吗，问谁？")
+                .unnamed_service
+                .as_deref(),
+            Some("广东艺术剧院有惠民演出吗，问谁")
         );
         // The name may be in any request after the opening.
         let named_first =
