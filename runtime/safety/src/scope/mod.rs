@@ -455,9 +455,9 @@ fn is_emoji(c: char) -> bool {
 }
 
 /// The requests of a message: its sentences (split at `。！？；` and their ASCII forms, at a
-/// line break, at an emoji, and at `. ` after a lowercase word or a number), each also split before a word that starts
-/// another request ([`REQUEST_BREAKS`]). Pieces shorter than four characters (`好的`, `OK`) say
-/// nothing on their own and are left out.
+/// line break, at an emoji, and at `. ` after a lowercase word or a number), each also split
+/// before a word that starts another request ([`REQUEST_BREAKS`]). Pieces shorter than four
+/// characters (`好的`, `OK`) say nothing on their own and are left out.
 pub fn requests(text: &str) -> Vec<&str> {
     let mut pieces = Vec::new();
     let mut start = 0;
