@@ -1639,6 +1639,7 @@ mod tests {
         assert_eq!(score(&qualifier_of(&first, &extended)), Some(1.0));
         assert_eq!(score(&qualifier_of(&extended, &first)), Some(0.0));
         assert!(words.scorer("不是延期，要交什么").is_none());
+        assert!(words.scorer("登记的信息没有变动，要交什么").is_none());
         assert!(words.scorer("是不是第一次申领要交什么").is_some());
         // A new visa for the old one is no extension of it, and a denied extension asks for none.
         let (exchange, extension) = (chars("换发F字签证"), chars("延期F字签证"));
